@@ -1,0 +1,36 @@
+"""The one settings object, read from the environment (names fixed in CONTRACT.md).
+
+Unset broker/database means "start the local stack" (dev and tests). Secrets — the database URL
+(it may hold a password) and everything under ``*_secret`` — are ``SecretStr``: masked in every
+repr, log line and error message, revealed only where a connection is made.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import TopicNames
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALERTSTREAM_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str | None = Field(default=None, description="bootstrap servers; unset = local broker")
+    database_url: SecretStr | None = Field(default=None, description="PostgreSQL URL; unset = embedded")
+    schema_registry_url: str | None = Field(default=None, description="set = Confluent wire format")
+    config: str | None = Field(default=None, description="YAML config path; unset = the example config")
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 = disabled")
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(self.topic_prefix)
+
+    def require_bootstrap(self) -> str:
+        """The broker address for processes that do not start a stack of their own."""
+        if not self.kafka_bootstrap:
+            raise SystemExit(
+                "ALERTSTREAM_KAFKA_BOOTSTRAP is not set; point it at a broker or run `alertstream dev`"
+            )
+        return self.kafka_bootstrap

@@ -1,0 +1,201 @@
+"""The one codec: Avro records <-> bytes on every topic.
+
+Two wire formats, both decoded always:
+
+* **Avro single-object encoding** (default): ``C3 01`` + 8-byte little-endian CRC-64-AVRO
+  fingerprint of the writer schema's parsing canonical form + the Avro body. Any Avro library can
+  decode it from the ``.avsc`` files alone.
+* **Confluent wire format** (when a schema registry is configured): ``00`` + 4-byte big-endian
+  schema id + body; the writer schema is fetched from the registry by id.
+
+Writer schemas are known by fingerprint for the current version *and* every version kept under
+``history/``, so events written by older producers still decode (resolved to the current schema).
+Every failure is a :class:`~schemas.errors.CodecError` with a bounded reason; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastavro import schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
+
+from schemas.errors import CodecError
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+HISTORY_DIR = SCHEMA_DIR / "history"
+
+METRIC_EVENT = "alertstream.v1.MetricEvent"
+DRIFT_EVENT = "alertstream.v1.DriftEvent"
+ALERT = "alertstream.v1.Alert"
+DELIVERY_TASK = "alertstream.v1.DeliveryTask"
+DELIVERY_OUTCOME = "alertstream.v1.DeliveryOutcome"
+RECORD_NAMES = (METRIC_EVENT, DRIFT_EVENT, ALERT, DELIVERY_TASK, DELIVERY_OUTCOME)
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = 0
+DEFAULT_MAX_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """One writer schema: its full name, parsed form, canonical text and 8-byte fingerprint."""
+
+    name: str
+    parsed: dict[str, Any]
+    canonical: str
+    fingerprint: bytes
+
+
+def _version(parsed: dict[str, Any]) -> SchemaVersion:
+    canonical = to_parsing_canonical_form(parsed)
+    return SchemaVersion(
+        name=parsed["name"],
+        parsed=parsed,
+        canonical=canonical,
+        fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
+    )
+
+
+def load_current(name: str) -> SchemaVersion:
+    """The current schema of ``name``, references to other named types expanded."""
+    return _version(load_schema(str(SCHEMA_DIR / f"{name}.avsc"), _write_hint=False))
+
+
+def load_history(name: str) -> list[SchemaVersion]:
+    """Every released version of ``name`` kept under ``history/<name>/<n>.avsc``, oldest first."""
+    folder = HISTORY_DIR / name
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob("*.avsc"), key=lambda p: int(p.stem))
+    return [_version(parse_schema(json.loads(f.read_text()), _write_hint=False)) for f in files]
+
+
+class SchemaRegistry(Protocol):
+    """What the codec needs from a Confluent-compatible schema registry."""
+
+    def register(self, subject: str, schema: SchemaVersion) -> int: ...
+
+    def schema_by_id(self, schema_id: int) -> dict[str, Any] | None: ...
+
+
+class Codec:
+    """Encodes and decodes alertstream records; thread-safe after construction.
+
+    ``registry`` switches *encoding* to the Confluent wire format (subject ``<topic>-value``);
+    decoding always accepts both formats.
+    """
+
+    def __init__(self, registry: SchemaRegistry | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.registry = registry
+        self.max_bytes = max_bytes
+        self.current: dict[str, SchemaVersion] = {n: load_current(n) for n in RECORD_NAMES}
+        self._by_fingerprint: dict[bytes, SchemaVersion] = {}
+        for name in RECORD_NAMES:
+            for version in [*load_history(name), self.current[name]]:
+                self._by_fingerprint[version.fingerprint] = version
+        self._registry_ids: dict[tuple[str, str], int] = {}
+        self._by_registry_id: dict[int, SchemaVersion] = {}
+
+    # -- encoding ---------------------------------------------------------------------------
+
+    def encode(self, name: str, record: Mapping[str, Any], topic: str | None = None) -> bytes:
+        """Encode ``record`` with the current schema of ``name``.
+
+        Raises CodecError("encode_failed") when the record does not fit the schema; callers
+        validate first (:mod:`schemas.events`) so that this is a programming error, not input.
+        """
+        schema = self.current[name]
+        out = io.BytesIO()
+        if self.registry is not None and topic is not None:
+            out.write(struct.pack(">bI", CONFLUENT_MAGIC, self._registry_id(topic, schema)))
+        else:
+            out.write(SINGLE_OBJECT_MAGIC)
+            out.write(schema.fingerprint)
+        try:
+            schemaless_writer(out, schema.parsed, record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise CodecError("encode_failed", f"{name}: {exc}") from exc
+        return out.getvalue()
+
+    def _registry_id(self, topic: str, schema: SchemaVersion) -> int:
+        key = (topic, schema.name)
+        if key not in self._registry_ids:
+            assert self.registry is not None
+            self._registry_ids[key] = self.registry.register(f"{topic}-value", schema)
+        return self._registry_ids[key]
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def writer_schema(self, data: bytes) -> tuple[SchemaVersion, int]:
+        """The writer schema named by the header of ``data`` and the header's length."""
+        size = len(data)
+        if size > self.max_bytes:
+            raise CodecError("too_large", f"{size} bytes > limit {self.max_bytes}")
+        if size == 0:
+            raise CodecError("truncated", "empty message")
+        if data[:2] == SINGLE_OBJECT_MAGIC:
+            if size < 10:
+                raise CodecError("truncated", f"single-object header needs 10 bytes, got {size}")
+            version = self._by_fingerprint.get(bytes(data[2:10]))
+            if version is None:
+                raise CodecError("unknown_schema", f"fingerprint {bytes(data[2:10]).hex()} is not a known schema")
+            return version, 10
+        if data[0] == CONFLUENT_MAGIC:
+            if size < 5:
+                raise CodecError("truncated", f"Confluent header needs 5 bytes, got {size}")
+            (schema_id,) = struct.unpack(">I", data[1:5])
+            return self._schema_for_id(schema_id), 5
+        raise CodecError("bad_magic", f"first bytes {bytes(data[:2]).hex()} are neither C301 nor 00")
+
+    def _schema_for_id(self, schema_id: int) -> SchemaVersion:
+        version = self._by_registry_id.get(schema_id)
+        if version is not None:
+            return version
+        if self.registry is None:
+            raise CodecError("unknown_schema", f"schema id {schema_id} but no registry configured")
+        try:
+            raw = self.registry.schema_by_id(schema_id)
+        except Exception as exc:  # the registry is an edge: any failure is "cannot know the schema"
+            raise CodecError("unknown_schema", f"registry lookup of id {schema_id} failed: {exc}") from exc
+        if raw is None:
+            raise CodecError("unknown_schema", f"schema id {schema_id} is not in the registry")
+        try:
+            version = _version(parse_schema(raw, _write_hint=False))
+        except Exception as exc:
+            raise CodecError("unknown_schema", f"schema id {schema_id} does not parse: {exc}") from exc
+        self._by_registry_id[schema_id] = version
+        return version
+
+    def decode(self, data: bytes, expected: str) -> dict[str, Any]:
+        """Decode ``data`` into a record of the current ``expected`` schema.
+
+        A writer schema of another record type is ``schema_mismatch``; an older version of the
+        same type is resolved to the current one (defaults filled in).
+        """
+        writer, offset = self.writer_schema(data)
+        if writer.name != expected:
+            raise CodecError("schema_mismatch", f"expected {expected}, message was written as {writer.name}")
+        reader = self.current[expected]
+        body = io.BytesIO(data)
+        body.seek(offset)
+        try:
+            if writer.fingerprint == reader.fingerprint:
+                record = schemaless_reader(body, writer.parsed, None)
+            else:
+                record = schemaless_reader(body, writer.parsed, reader.parsed)
+        except (EOFError, StopIteration) as exc:
+            raise CodecError("truncated", f"body ends early for {expected}") from exc
+        except Exception as exc:  # fastavro raises assorted errors on corrupt bodies
+            raise CodecError("schema_mismatch", f"body does not decode as {expected}: {type(exc).__name__}") from exc
+        if body.tell() != len(data):
+            raise CodecError("schema_mismatch", f"{len(data) - body.tell()} trailing bytes after {expected}")
+        if not isinstance(record, dict):
+            raise CodecError("schema_mismatch", f"body is not a {expected} record")
+        return record

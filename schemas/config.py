@@ -1,0 +1,97 @@
+"""The configuration file (``ALERTSTREAM_CONFIG``): topics, rules, routes, receivers, delivery.
+
+Config is data with a schema: :func:`load_config` validates the whole file and raises one
+:class:`~schemas.errors.ConfigError` that names the file, the path inside it (``rules[2].critical``)
+and the problem, for *every* problem at once. Secrets are never in the file: receivers name the
+environment variable or file that holds them.
+
+Each stage owns its section's model: :mod:`schemas.rules_config` (rules, routes) for the
+evaluator and :mod:`schemas.receivers_config` (receivers, retry tiers) for the consumers; this
+module composes them with the topic settings every process shares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from schemas.errors import ConfigError
+from schemas.receivers_config import DeliverySection, Receiver
+from schemas.rules_config import RouteNode, Rule
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
+
+
+class Strict(BaseModel):
+    """Base for config models: unknown keys are errors (a typo must not silently do nothing)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TopicSpec(Strict):
+    partitions: int | None = Field(default=None, ge=1, le=10_000)
+    replication: int | None = Field(default=None, ge=1, le=16)
+    cleanup_policy: Literal["delete", "compact", "compact,delete"] | None = None
+    retention_ms: int | None = Field(default=None, ge=-1)
+
+
+class TopicsSection(Strict):
+    """Defaults for every topic plus per-topic overrides keyed by the contract name (no prefix)."""
+
+    partitions: int = Field(default=6, ge=1, le=10_000)
+    replication: int = Field(default=1, ge=1, le=16)
+    overrides: dict[str, TopicSpec] = Field(default_factory=dict)
+
+
+class AlertstreamConfig(Strict):
+    version: int = Field(default=1, ge=1, description="Bumped on every change; alerts record it.")
+    topics: TopicsSection = Field(default_factory=TopicsSection)
+    rules: list[Rule] = Field(default_factory=list)
+    routes: RouteNode | None = None
+    receivers: list[Receiver] = Field(default_factory=list)
+    delivery: DeliverySection = Field(default_factory=DeliverySection)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith(("function-", "tagged-union")) or part in {"union"}:
+            continue  # pydantic's internal union branch names say nothing to a user
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_config(data: Any, source: str) -> AlertstreamConfig:
+    """Validate already-parsed YAML/JSON data; ``source`` is used in error messages."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, [("", f"expected a mapping at the top level, got {type(data).__name__}")])
+    try:
+        return AlertstreamConfig.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = [(_path(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
+        raise ConfigError(source, problems) from None
+
+
+def load_config(path: str | Path | None = None) -> AlertstreamConfig:
+    """Read and validate a YAML config file; ``None`` is the shipped example config."""
+    file = Path(path) if path else EXAMPLE_CONFIG
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(file), [("", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(str(file), [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    return parse_config(data, str(file))

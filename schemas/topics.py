@@ -1,0 +1,66 @@
+"""Topic names: the fixed ones from the contract, the per-channel retry/DLQ ones, and the prefix.
+
+Every process derives names from here, so ``ALERTSTREAM_TOPIC_PREFIX`` applies everywhere at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CHANNELS = ("webhook", "slack", "pagerduty", "email")
+
+EVENTS_METRIC = "events.metric"
+EVENTS_DRIFT = "events.drift"
+EVENTS_INVALID = "events.invalid"
+ALERTS = "alerts"
+#: Compacted: the latest config (rules, routes, receivers) every worker reads as a global table.
+CONFIG = "alertstream.config"
+#: Append-only: every delivery outcome, for the PostgreSQL sink and audit.
+DELIVERIES = "alerts.deliveries"
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """All topic names under one prefix."""
+
+    prefix: str = ""
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    @property
+    def events_metric(self) -> str:
+        return self.name(EVENTS_METRIC)
+
+    @property
+    def events_drift(self) -> str:
+        return self.name(EVENTS_DRIFT)
+
+    @property
+    def events_invalid(self) -> str:
+        return self.name(EVENTS_INVALID)
+
+    @property
+    def alerts(self) -> str:
+        return self.name(ALERTS)
+
+    @property
+    def config(self) -> str:
+        return self.name(CONFIG)
+
+    @property
+    def deliveries(self) -> str:
+        return self.name(DELIVERIES)
+
+    def retry(self, channel: str, tier: int) -> str:
+        """Retry tier ``tier`` (1-based) of ``channel``."""
+        return self.name(f"alerts.{channel}.retry.{tier}")
+
+    def dlq(self, channel: str) -> str:
+        return self.name(f"alerts.{channel}.dlq")
+
+    def by_alias(self, alias: str) -> str:
+        """`alertstream publish` accepts a contract name (``events.metric``) with or without prefix."""
+        if self.prefix and alias.startswith(self.prefix):
+            return alias
+        return self.name(alias)
