@@ -153,7 +153,9 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
         raise ValidationError("too_large", f"more than {MAX_LABELS} labels", path="labels")
     for k, v in value.items():
         if not isinstance(v, str):
-            raise ValidationError("wrong_type", f"expected a string, got {type(v).__name__}", path=f"labels.{k}")
+            raise ValidationError(
+                "wrong_type", f"expected a string, got {type(v).__name__}", path=f"labels.{k}"
+            )
         if len(k) > MAX_TEXT or len(v) > MAX_TEXT:
             raise ValidationError("too_large", f"longer than {MAX_TEXT} characters", path=f"labels.{k}")
     return dict(value)
@@ -185,7 +187,9 @@ def parse_timestamp(value: Any, now_ms: int, path: str = "occurred_at") -> int:
 def check_not_future(millis: int, now_ms: int, path: str = "occurred_at") -> int:
     if millis > now_ms + MAX_FUTURE_MS:
         raise ValidationError(
-            "future_timestamp", f"{(millis - now_ms) // 1000}s ahead of now (limit {MAX_FUTURE_MS // 1000}s)", path=path
+            "future_timestamp",
+            f"{(millis - now_ms) // 1000}s ahead of now (limit {MAX_FUTURE_MS // 1000}s)",
+            path=path,
         )
     return millis
 

@@ -1,0 +1,88 @@
+"""`alertstream topics create`: every topic of the pipeline, idempotently, from the config.
+
+Partitions, replication and cleanup policy come from the config's ``topics`` section (defaults
+plus per-topic overrides keyed by the contract name). Existing topics are left as they are and
+reported; a broker that cannot change partitions (tansu) is never asked to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from alertstream.kafka_clients import admin_config
+from schemas import topics as t
+from schemas.config import AlertstreamConfig, TopicSpec
+from schemas.topics import CHANNELS, TopicNames
+
+_COMPACTED = {t.CONFIG}
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    name: str
+    partitions: int
+    replication: int
+    config: dict[str, str]
+
+
+def contract_names(config: AlertstreamConfig) -> list[str]:
+    """Every topic the pipeline uses, by contract name (without the prefix)."""
+    names = [t.EVENTS_METRIC, t.EVENTS_DRIFT, t.EVENTS_INVALID, t.ALERTS, t.CONFIG, t.DELIVERIES]
+    tiers = len(config.delivery.retry_delays_seconds)
+    for channel in CHANNELS:
+        names += [f"alerts.{channel}.retry.{n}" for n in range(1, tiers + 1)]
+        names.append(f"alerts.{channel}.dlq")
+    return names
+
+
+def plan(config: AlertstreamConfig, topics: TopicNames) -> list[TopicPlan]:
+    out = []
+    for base in contract_names(config):
+        spec = config.topics.overrides.get(base, TopicSpec())
+        settings: dict[str, str] = {}
+        policy = spec.cleanup_policy or ("compact" if base in _COMPACTED else None)
+        if policy:
+            settings["cleanup.policy"] = policy
+        if spec.retention_ms is not None:
+            settings["retention.ms"] = str(spec.retention_ms)
+        out.append(
+            TopicPlan(
+                name=topics.name(base),
+                partitions=spec.partitions or config.topics.partitions,
+                replication=spec.replication or config.topics.replication,
+                config=settings,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    created: list[str]
+    existing: list[str]
+
+
+def create_topics(
+    bootstrap: str, config: AlertstreamConfig, topics: TopicNames, timeout: float = 30
+) -> CreateResult:
+    """Create what is missing; raises KafkaException on any failure other than "already exists"."""
+    admin = AdminClient(admin_config(bootstrap))
+    plans = plan(config, topics)
+    futures = admin.create_topics(
+        [NewTopic(p.name, p.partitions, p.replication, config=p.config) for p in plans],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    created, existing = [], []
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            existing.append(name)
+    return CreateResult(sorted(created), sorted(existing))
