@@ -61,7 +61,7 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent(sig: int, uid: int | None = None, gid: int | None = None) -> Callable[[], None]:
+def die_with_parent(sig: int, uid: int | None = None, gid: int | None = None) -> Callable[[], None]:
     """preexec_fn: drop privileges first (a credential change clears PDEATHSIG), then set it."""
 
     def preexec() -> None:
@@ -261,7 +261,7 @@ class LocalStack:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent(signal.SIGKILL),
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
         self._procs.append(("tansu", proc, signal.SIGTERM, 3.0))
         _wait_port(port, proc, "tansu", 15)
@@ -306,7 +306,7 @@ class LocalStack:
             initdb,
             capture_output=True,
             text=True,
-            preexec_fn=_die_with_parent(signal.SIGKILL, uid, gid),
+            preexec_fn=die_with_parent(signal.SIGKILL, uid, gid),
             check=False,
         )
         if done.returncode != 0:
@@ -338,7 +338,7 @@ class LocalStack:
             stdout=logfile,
             stderr=subprocess.STDOUT,
             # SIGQUIT = immediate shutdown: the postmaster takes its backends down with it.
-            preexec_fn=_die_with_parent(signal.SIGQUIT, uid, gid),
+            preexec_fn=die_with_parent(signal.SIGQUIT, uid, gid),
         )
         logfile.close()
         self._procs.append(("postgres", proc, signal.SIGINT, 10.0))

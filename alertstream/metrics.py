@@ -16,9 +16,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 EVENTS_CONSUMED = Counter("alertstream_events_consumed", "Events read from an input topic.", ["topic"])
 EVENTS_INVALID = Counter("alertstream_events_invalid", "Events sent to events.invalid.", ["reason"])
 ALERTS_EMITTED = Counter("alertstream_alerts_emitted", "Alerts written to `alerts`.", ["severity", "status"])
-ALERTS_SUPPRESSED = Counter(
-    "alertstream_alerts_suppressed", "Occurrences folded instead of notified.", ["reason"]
-)
+ALERTS_SUPPRESSED = Counter("alertstream_alerts_suppressed", "Occurrences folded instead of notified.", ["reason"])
 EVENT_TO_ALERT = Histogram(
     "alertstream_event_to_alert_seconds", "Event occurred_at to alert emitted.", buckets=_LATENCY_BUCKETS
 )

@@ -27,10 +27,12 @@ class Settings(BaseSettings):
     def topics(self) -> TopicNames:
         return TopicNames(self.topic_prefix)
 
+    def database_dsn(self) -> str | None:
+        """The database URL revealed, for the one place that connects (never log it)."""
+        return self.database_url.get_secret_value() if self.database_url else None
+
     def require_bootstrap(self) -> str:
         """The broker address for processes that do not start a stack of their own."""
         if not self.kafka_bootstrap:
-            raise SystemExit(
-                "ALERTSTREAM_KAFKA_BOOTSTRAP is not set; point it at a broker or run `alertstream dev`"
-            )
+            raise SystemExit("ALERTSTREAM_KAFKA_BOOTSTRAP is not set; point it at a broker or run `alertstream dev`")
         return self.kafka_bootstrap

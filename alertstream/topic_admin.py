@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from alertstream.kafka_clients import admin_config
 from schemas import topics as t
@@ -65,9 +66,7 @@ class CreateResult:
     existing: list[str]
 
 
-def create_topics(
-    bootstrap: str, config: AlertstreamConfig, topics: TopicNames, timeout: float = 30
-) -> CreateResult:
+def create_topics(bootstrap: str, config: AlertstreamConfig, topics: TopicNames, timeout: float = 30) -> CreateResult:
     """Create what is missing; raises KafkaException on any failure other than "already exists"."""
     admin = AdminClient(admin_config(bootstrap))
     plans = plan(config, topics)

@@ -194,7 +194,7 @@ class Codec:
                 record = schemaless_reader(body, writer.parsed, None)
             else:
                 record = schemaless_reader(body, writer.parsed, reader.parsed)
-        except (EOFError, StopIteration) as exc:
+        except (EOFError, StopIteration, IndexError) as exc:  # fastavro: IndexError = varint past the end
             raise CodecError("truncated", f"body ends early for {expected}") from exc
         except Exception as exc:  # fastavro raises assorted errors on corrupt bodies
             raise CodecError(

@@ -1,0 +1,165 @@
+"""The `alertstream` command: one console script, one sub-command per process or task.
+
+The stages register their own commands (alertstream.cli_streams, alertstream.cli_consumers);
+this module owns the foundation's commands and the wiring. Every command reads the one Settings
+object from the environment (names in CONTRACT.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from alertstream import cli_consumers, cli_streams
+from alertstream.settings import Settings
+from schemas.codec import Codec
+from schemas.config import AlertstreamConfig, load_config
+from schemas.errors import ConfigError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Event-driven alert processor on Kafka.",
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(no_args_is_help=True, help="Topic administration.")
+config_app = typer.Typer(no_args_is_help=True, help="Configuration files.")
+schemas_app = typer.Typer(no_args_is_help=True, help="Avro schema versions.")
+app.add_typer(topics_app, name="topics")
+app.add_typer(config_app, name="config")
+app.add_typer(schemas_app, name="schemas")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every topic (idempotent), with partitions/replication/cleanup policy from the config."""
+    from alertstream.topic_admin import create_topics
+
+    settings = _settings()
+    config = _load_config_or_exit(settings.config)
+    result = create_topics(settings.require_bootstrap(), config, settings.topics)
+    typer.echo(f"created {len(result.created)} topics, {len(result.existing)} already existed")
+    for name in result.created:
+        typer.echo(f"  + {name}")
+
+
+@app.command("publish")
+def publish(
+    topic: Annotated[str, typer.Argument(help="events.metric, events.drift or alerts (prefix optional)")],
+    file: Annotated[Path | None, typer.Argument(help="JSON-lines file; stdin when omitted")] = None,
+    skip_invalid: Annotated[bool, typer.Option(help="publish the valid lines even if some are bad")] = False,
+) -> None:
+    """Read JSON lines, validate, encode Avro, publish; non-zero exit with line numbers on bad input."""
+    from alertstream.publish import PUBLISHABLE, prepare, produce_all, progress_line
+
+    settings = _settings()
+    contract = topic.removeprefix(settings.topic_prefix) if settings.topic_prefix else topic
+    if contract not in PUBLISHABLE:
+        typer.echo(f"error: cannot publish to {topic!r}; choose one of {', '.join(PUBLISHABLE)}", err=True)
+        raise typer.Exit(2)
+    full_topic = settings.topics.name(contract)
+    codec = _codec(settings)
+    handle: TextIO
+    if file is not None:
+        try:
+            handle = file.open(encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+    else:
+        handle = sys.stdin
+    with handle:
+        prepared = prepare(handle, contract, codec, full_topic, int(time.time() * 1000))
+    for error in prepared.errors[:50]:
+        typer.echo(f"{file or '<stdin>'}: {error}", err=True)
+    if len(prepared.errors) > 50:
+        typer.echo(f"… and {len(prepared.errors) - 50} more bad lines", err=True)
+    if prepared.errors and not skip_invalid:
+        typer.echo(f"published 0 of {len(prepared.messages)} valid lines: {len(prepared.errors)} bad lines", err=True)
+        raise typer.Exit(1)
+    sent = produce_all(settings.require_bootstrap(), full_topic, prepared.messages, progress_line)
+    typer.echo(f"published {sent} events to {full_topic}; {len(prepared.errors)} bad lines skipped")
+    if prepared.errors:
+        raise typer.Exit(1)
+
+
+def _codec(settings: Settings) -> Codec:
+    if settings.schema_registry_url:
+        from schemas.registry import HttpSchemaRegistry
+
+        return Codec(HttpSchemaRegistry(settings.schema_registry_url))
+    return Codec()
+
+
+def _load_config_or_exit(path: str | None) -> AlertstreamConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@config_app.command("validate")
+def config_validate(file: Annotated[Path, typer.Argument(help="the YAML config file")]) -> None:
+    """Validate a config file; name every problem with its file, path and reason."""
+    try:
+        config = load_config(file)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: ok (version {config.version}, {len(config.rules)} rules, {len(config.receivers)} receivers)")
+
+
+@schemas_app.command("check")
+def schemas_check() -> None:
+    """Check FULL_TRANSITIVE compatibility of the current schemas with every kept version."""
+    from schemas.evolution import check_full_transitive
+
+    problems = list(check_full_transitive())
+    for p in problems:
+        typer.echo(f"{p.name} v{p.version} {p.direction}: {p.problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("all schemas are FULL_TRANSITIVE compatible with their kept versions")
+
+
+@schemas_app.command("snapshot")
+def schemas_snapshot() -> None:
+    """Keep each changed schema as its next version under schemas/history/ (run when releasing)."""
+    from schemas.evolution import snapshot
+
+    for path in snapshot() or ["nothing changed"]:
+        typer.echo(path)
+
+
+@app.command("dev")
+def dev() -> None:
+    """The whole pipeline on one machine: local stack, topics, every process, a demo producer."""
+    from alertstream.dev import run_dev
+
+    available = {c.name for c in app.registered_commands if c.name} | {g.name for g in app.registered_groups if g.name}
+    raise typer.Exit(run_dev(_settings(), available))
+
+
+def _register(sub: typer.Typer) -> None:
+    """Merge a stage's commands and groups into the top level (`alertstream worker`, `deliver`, …)."""
+    app.registered_commands.extend(sub.registered_commands)
+    app.registered_groups.extend(sub.registered_groups)
+
+
+_register(cli_streams.app)
+_register(cli_consumers.app)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    app()

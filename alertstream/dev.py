@@ -1,0 +1,188 @@
+"""`alertstream dev`: the whole pipeline on one machine, stopped cleanly by Ctrl-C.
+
+Starts the local stack (or uses ALERTSTREAM_KAFKA_BOOTSTRAP / ALERTSTREAM_DATABASE_URL), creates
+the topics, starts every pipeline process that this build has (worker, one deliver group per
+channel, store) as child processes, runs a demo producer and a tap that counts messages per
+topic, and prints one status line per process every few seconds.
+
+Shutdown order on Ctrl-C or SIGTERM: demo producer, pipeline processes (SIGTERM, then SIGKILL
+after a grace period), tap, then the broker and the database. Children also carry
+PR_SET_PDEATHSIG, so even a SIGKILL of this process leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from confluent_kafka import Consumer
+
+from alertstream.demo import DemoProducer
+from alertstream.kafka_clients import consumer_config
+from alertstream.local_stack import LocalStack, die_with_parent
+from alertstream.settings import Settings
+from alertstream.topic_admin import contract_names, create_topics
+from schemas.config import load_config
+from schemas.topics import CHANNELS
+
+STATUS_EVERY = 5.0
+STOP_GRACE = 15.0
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+
+    def status(self) -> str:
+        if self.proc is None:
+            return "not started"
+        code = self.proc.poll()
+        if code is None:
+            return f"running  pid {self.proc.pid:<7} up {time.monotonic() - self.started:>5.0f}s  log {self.log}"
+        return f"EXITED   code {code}  log {self.log}"
+
+
+def pipeline_commands(available: set[str]) -> list[tuple[str, list[str]]]:
+    """The processes of the pipeline that this build provides, in start order."""
+    out: list[tuple[str, list[str]]] = []
+    if "worker" in available:
+        out.append(("worker", ["worker"]))
+    if "deliver" in available:
+        out += [(f"deliver-{ch}", ["deliver", ch]) for ch in CHANNELS]
+    if "store" in available:
+        out.append(("store", ["store"]))
+    return out
+
+
+@dataclass
+class Tap:
+    """Counts messages on every pipeline topic, so the status shows events flowing."""
+
+    bootstrap: str
+    topics: list[str]
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tap", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        consumer = Consumer(consumer_config(self.bootstrap, f"alertstream-dev-tap-{os.getpid()}"))
+        consumer.subscribe(self.topics)
+        try:
+            while not self._stop.is_set():
+                for msg in consumer.consume(1000, 0.5):
+                    if msg.error() is None:
+                        self.counts[msg.topic() or ""] += 1
+        finally:
+            consumer.close()
+
+
+def run_dev(settings: Settings, available: set[str]) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        print(f"\n[dev] {signal.Signals(signum).name}: stopping …", flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    config = load_config(settings.config)
+    logdir = Path(tempfile.mkdtemp(prefix="alertstream-dev-"))
+    children = [Child(name, args, logdir / f"{name}.log") for name, args in pipeline_commands(available)]
+    with LocalStack(
+        settings.kafka_bootstrap, settings.database_url.get_secret_value() if settings.database_url else None
+    ) as info:
+        print(f"[dev] broker    {info.kafka_source:<17} {info.bootstrap}", flush=True)
+        print(f"[dev] database  {info.database_source:<17} {_redact(info.database_url)}", flush=True)
+        result = create_topics(info.bootstrap, config, settings.topics)
+        print(f"[dev] topics    {len(result.created)} created, {len(result.existing)} existed", flush=True)
+        env = dict(os.environ)
+        env.update(ALERTSTREAM_KAFKA_BOOTSTRAP=info.bootstrap, ALERTSTREAM_DATABASE_URL=info.database_url)
+        for child in children:
+            _start(child, env)
+        demo = DemoProducer(info.bootstrap, settings.topics)
+        tap = Tap(info.bootstrap, [settings.topics.name(n) for n in contract_names(config)])
+        demo.start()
+        tap.start()
+        print(f"[dev] ready: {len(children)} pipeline processes, demo producer, logs in {logdir}", flush=True)
+        if not children:
+            print("[dev] (this build has no worker/deliver/store commands yet: showing events flowing)", flush=True)
+        try:
+            while not stop.wait(STATUS_EVERY):
+                _print_status(children, demo, tap, settings)
+        finally:
+            demo.stop()
+            _stop_children(children)
+            tap.stop()
+    print("[dev] stopped cleanly", flush=True)
+    return 0
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL (user:pass@host)."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if at and ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{creds}{at}{host}"
+
+
+def _start(child: Child, env: dict[str, str]) -> None:
+    with child.log.open("wb") as log:
+        child.proc = subprocess.Popen(
+            [sys.executable, "-m", "alertstream", *child.args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=die_with_parent(signal.SIGTERM),
+        )
+    child.started = time.monotonic()
+
+
+def _stop_children(children: list[Child]) -> None:
+    running = [c for c in children if c.proc is not None and c.proc.poll() is None]
+    for child in running:
+        assert child.proc is not None
+        child.proc.terminate()
+    deadline = time.monotonic() + STOP_GRACE
+    for child in running:
+        assert child.proc is not None
+        try:
+            child.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"[dev] {child.name} did not stop in {STOP_GRACE:.0f}s: killed", flush=True)
+            child.proc.kill()
+            child.proc.wait(5)
+
+
+def _print_status(children: list[Child], demo: DemoProducer, tap: Tap, settings: Settings) -> None:
+    print(f"[dev] {time.strftime('%H:%M:%S')}", flush=True)
+    for child in children:
+        print(f"  {child.name:<18} {child.status()}", flush=True)
+    print(f"  {'demo-producer':<18} running  {demo.sent} events sent", flush=True)
+    counts = ", ".join(
+        f"{topic.removeprefix(settings.topic_prefix)}={n}" for topic, n in sorted(tap.counts.items()) if n
+    )
+    print(f"  {'topics':<18} {counts or 'no messages yet'}", flush=True)

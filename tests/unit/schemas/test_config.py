@@ -1,0 +1,65 @@
+"""Config loading: errors name the file, the path inside it and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alertstream.topic_admin import plan
+from schemas.config import load_config, parse_config
+from schemas.errors import ConfigError
+from schemas.topics import CHANNELS, TopicNames
+
+
+def test_example_config_is_valid() -> None:
+    assert load_config().version >= 1
+
+
+def test_unknown_key_and_bad_value_both_reported(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("topics:\n  partitions: 0\n  replicas: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    text = str(err.value)
+    assert f"{f}: topics.partitions: Input should be greater than or equal to 1" in text
+    assert f"{f}: topics.replicas: Extra inputs are not permitted" in text
+    assert len(err.value.problems) == 2
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("topics:\n  partitions: [1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert str(err.value).startswith(f"{f}: line 3, column 1: not valid YAML")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "nope.yaml")
+    assert "cannot read: No such file or directory" in str(err.value)
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(["a"], "x.yaml")
+    assert str(err.value) == "x.yaml: <root>: expected a mapping at the top level, got list"
+
+
+def test_topic_plan_from_config() -> None:
+    config = parse_config(
+        {
+            "topics": {"partitions": 3, "overrides": {"alerts": {"partitions": 12}}},
+            "delivery": {"retry_delays_seconds": [1, 2]},
+        },
+        "x",
+    )
+    by_name = {p.name: p for p in plan(config, TopicNames("p."))}
+    assert by_name["p.alerts"].partitions == 12
+    assert by_name["p.events.metric"].partitions == 3
+    assert by_name["p.alertstream.config"].config == {"cleanup.policy": "compact"}
+    expected_channel_topics = {f"p.alerts.{ch}.{s}" for ch in CHANNELS for s in ("retry.1", "retry.2", "dlq")}
+    assert expected_channel_topics <= set(by_name)
+    assert not any(".retry.3" in n for n in by_name)
+    assert len(by_name) == 6 + len(expected_channel_topics)
