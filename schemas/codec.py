@@ -147,9 +147,7 @@ class Codec:
                 raise CodecError("truncated", f"single-object header needs 10 bytes, got {size}")
             version = self._by_fingerprint.get(bytes(data[2:10]))
             if version is None:
-                raise CodecError(
-                    "unknown_schema", f"fingerprint {bytes(data[2:10]).hex()} is not a known schema"
-                )
+                raise CodecError("unknown_schema", f"fingerprint {bytes(data[2:10]).hex()} is not a known schema")
             return version, 10
         if data[0] == CONFLUENT_MAGIC:
             if size < 5:
@@ -197,9 +195,7 @@ class Codec:
         except (EOFError, StopIteration, IndexError) as exc:  # fastavro: IndexError = varint past the end
             raise CodecError("truncated", f"body ends early for {expected}") from exc
         except Exception as exc:  # fastavro raises assorted errors on corrupt bodies
-            raise CodecError(
-                "schema_mismatch", f"body does not decode as {expected}: {type(exc).__name__}"
-            ) from exc
+            raise CodecError("schema_mismatch", f"body does not decode as {expected}: {type(exc).__name__}") from exc
         if body.tell() != len(data):
             raise CodecError("schema_mismatch", f"{len(data) - body.tell()} trailing bytes after {expected}")
         if not isinstance(record, dict):

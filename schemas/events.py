@@ -153,9 +153,7 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
         raise ValidationError("too_large", f"more than {MAX_LABELS} labels", path="labels")
     for k, v in value.items():
         if not isinstance(v, str):
-            raise ValidationError(
-                "wrong_type", f"expected a string, got {type(v).__name__}", path=f"labels.{k}"
-            )
+            raise ValidationError("wrong_type", f"expected a string, got {type(v).__name__}", path=f"labels.{k}")
         if len(k) > MAX_TEXT or len(v) > MAX_TEXT:
             raise ValidationError("too_large", f"longer than {MAX_TEXT} characters", path=f"labels.{k}")
     return dict(value)

@@ -22,6 +22,4 @@ class Receiver(_Strict):
 
 class DeliverySection(_Strict):
     #: Delay of each retry tier in seconds; tier n is topic ``alerts.<channel>.retry.<n>``.
-    retry_delays_seconds: list[float] = Field(
-        default_factory=lambda: [10.0, 60.0, 600.0, 3600.0], min_length=1
-    )
+    retry_delays_seconds: list[float] = Field(default_factory=lambda: [10.0, 60.0, 600.0, 3600.0], min_length=1)
