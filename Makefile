@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	$(BIN)/python deploy/install_helm.py $(BIN)
 	touch $(STAMP)
 
 venv: $(STAMP)
