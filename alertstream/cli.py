@@ -150,6 +150,23 @@ def dev() -> None:
     raise typer.Exit(run_dev(_settings(), available))
 
 
+@app.command("bench")
+def bench(
+    events: Annotated[int, typer.Option(help="events per measurement")] = 50_000,
+    part: Annotated[list[str] | None, typer.Option(help="evaluator and/or delivery (default: all)")] = None,
+    out: Annotated[Path, typer.Option(help="folder for the JSON results")] = Path("bench-results"),
+) -> None:
+    """Throughput, latency and memory of each stage beside the raw confluent-kafka passthrough ceiling."""
+    from alertstream.bench import PARTS, format_report, run_bench
+
+    chosen = part or list(PARTS)
+    unknown = [p for p in chosen if p not in PARTS]
+    if unknown:
+        typer.echo(f"error: unknown part {unknown[0]!r}; choose from {', '.join(PARTS)}", err=True)
+        raise typer.Exit(2)
+    typer.echo(format_report(run_bench(_settings(), chosen, events, out)))
+
+
 def _register(sub: typer.Typer) -> None:
     """Merge a stage's commands and groups into the top level (`alertstream worker`, `deliver`, …)."""
     app.registered_commands.extend(sub.registered_commands)

@@ -1,0 +1,43 @@
+"""`alertstream bench` measures the passthrough ceiling on the real broker and writes its JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from alertstream.bench import BenchReport, passthrough_ceiling, produce_batch, run_bench
+from alertstream.local_stack import StackInfo
+from alertstream.settings import Settings
+from tests.kafka_reader import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def test_passthrough_moves_every_message(settings: Settings) -> None:
+    bootstrap = settings.kafka_bootstrap or ""
+    messages = [(f"k{i}".encode(), f"v{i}".encode()) for i in range(3000)]
+    produce_batch(bootstrap, settings.topics.events_metric, messages)
+    rate = passthrough_ceiling(bootstrap, settings.topics.events_metric, settings.topics.name("sink"), 3000)
+    assert rate > 0
+    moved = read_topic(bootstrap, settings.topics.name("sink"), 3000)
+    assert sorted((r.key, r.value) for r in moved) == sorted(messages)
+
+
+def test_run_bench_reports_ceiling_and_ratios(stack: StackInfo, tmp_path: Path) -> None:
+    settings = Settings(kafka_bootstrap=stack.bootstrap, database_url=SecretStr(stack.database_url), metrics_port=0)
+    report = run_bench(settings, [], 2000, tmp_path)
+    assert report.ceiling["events"] == 2000
+    assert report.ceiling["passthrough_events_per_s"] > 0
+    (written,) = tmp_path.glob("bench-*.json")
+    data = json.loads(written.read_text())
+    assert data["ceiling"]["passthrough_events_per_s"] == report.ceiling["passthrough_events_per_s"]
+    assert data["machine"]["broker"] == "env"  # the given bootstrap, not a stack of its own
+
+
+def test_ratios_are_relative_to_the_ceiling() -> None:
+    report = BenchReport(machine={}, ceiling={"passthrough_events_per_s": 200.0})
+    report.parts["evaluator"] = {"events_per_s": 50.0, "p99_ms": 12.0}
+    assert report.ratios() == {"evaluator.events_per_s": 0.25}
