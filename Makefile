@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	$(BIN)/python deploy/install_helm.py $(BIN)
+	@# a real Prometheus for the metric tests (Debian's package); skipped with a reason where apt is unavailable
+	command -v prometheus >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	  || echo "prometheus not installed: metric tests against a real Prometheus will be skipped"; }
 	touch $(STAMP)
 
 venv: $(STAMP)
