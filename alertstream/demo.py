@@ -7,7 +7,6 @@ warning/critical thresholds and back, so rules fire, deduplicate and resolve whi
 from __future__ import annotations
 
 import random
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
+from alertstream.background import BackgroundLoop
 from alertstream.kafka_clients import producer_config
 from schemas import codec as c
 from schemas.codec import Codec
@@ -72,7 +72,7 @@ def demo_events(rng: random.Random) -> Iterator[MetricEvent | DriftEvent]:
 
 
 @dataclass
-class DemoProducer:
+class DemoProducer(BackgroundLoop):
     """Publishes ``rate`` events/s on a background thread until stopped."""
 
     bootstrap: str
@@ -80,16 +80,7 @@ class DemoProducer:
     rate: float = 20.0
     sent: int = 0
 
-    def __post_init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-producer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
+    thread_name = "demo-producer"
 
     def _run(self) -> None:
         codec = Codec()

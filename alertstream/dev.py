@@ -26,6 +26,7 @@ from types import FrameType
 
 from confluent_kafka import Consumer
 
+from alertstream.background import BackgroundLoop
 from alertstream.demo import DemoProducer
 from alertstream.kafka_clients import consumer_config
 from alertstream.local_stack import LocalStack, die_with_parent
@@ -68,23 +69,14 @@ def pipeline_commands(available: set[str]) -> list[tuple[str, list[str]]]:
 
 
 @dataclass
-class Tap:
+class Tap(BackgroundLoop):
     """Counts messages on every pipeline topic, so the status shows events flowing."""
 
     bootstrap: str
     topics: list[str]
     counts: Counter[str] = field(default_factory=Counter)
 
-    def __post_init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tap", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
+    thread_name = "tap"
 
     def _run(self) -> None:
         consumer = Consumer(consumer_config(self.bootstrap, f"alertstream-dev-tap-{os.getpid()}"))
