@@ -2,6 +2,43 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("worker")
+def worker(
+    publish_config: bool = typer.Option(
+        True,
+        "--publish-config/--no-publish-config",
+        help="publish ALERTSTREAM_CONFIG to the config topic at start (off: follow what is there)",
+    ),
+) -> None:
+    """The Faust evaluator: events.metric + events.drift -> alerts (at-least-once)."""
+    from alertstream import metrics
+    from alertstream.settings import Settings
+    from schemas.config import load_config
+    from schemas.errors import ConfigError
+    from streams.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    try:
+        config = load_config(settings.config)
+        from streams.evaluator import Compiled
+
+        Compiled.from_config(config, settings.config or "example config")
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    codec = None
+    if settings.schema_registry_url:
+        from schemas.codec import Codec
+        from schemas.registry import HttpSchemaRegistry
+
+        codec = Codec(HttpSchemaRegistry(settings.schema_registry_url))
+    metrics.serve("worker", settings.metrics_port)
+    run_worker(settings.require_bootstrap(), settings.topics, config, publish=publish_config, codec=codec)

@@ -1,25 +1,148 @@
-"""Config models owned by the evaluator (streams/): rules and the routing tree.
+"""Config models owned by the evaluator (streams/): the rule language and the routing tree.
 
-Placeholder shapes pinned by the foundation so the file validates end to end; the evaluator issue
-replaces them with the full rule language (thresholds, drift, for/hysteresis, dedup windows).
+A rule is data: what to watch (a metric name, or a drift type), how to compare (operator and
+per-severity thresholds), how long a breach must last before it fires (``for_count`` /
+``for_seconds``), where it clears (``clear``: hysteresis, so values hovering at a threshold do not
+flap), and how its alerts are deduplicated and grouped. Everything is checked at load so that a
+typo or an impossible threshold order is a config error with a path, not a silent no-op.
+
+Two kinds, told apart by ``kind`` (when it is left out: ``drift`` if ``drift_type`` is given):
+
+* ``metric``: compares a :class:`~schemas.events.MetricEvent` ``value``;
+* ``drift``: compares the delta of a :class:`~schemas.events.DriftEvent` — ``relative``
+  ((current - baseline) / |baseline|) or ``absolute`` (current - baseline) — and ignores events
+  whose ``sample_count`` is below ``min_sample_count`` (too few claims to mean anything).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Operator = Literal[">", ">=", "<", "<=", "=="]
+Severity = Literal["critical", "warning", "info"]
+
+#: Most to least severe; a value breaching several levels gets the first one.
+SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "warning", "info")
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Rule(_Strict):
-    id: str = Field(min_length=1, max_length=128)
-    tenant: str | None = None
+class _RuleBase(_Strict):
+    id: str = Field(min_length=1, max_length=128, pattern=_ID)
+    tenant: str | None = Field(default=None, min_length=1, description="only this tenant; unset = every tenant")
+    description: str = Field(default="", max_length=512)
+    operator: Operator = ">"
+    critical: float | None = None
+    warning: float | None = None
+    info: float | None = None
+    clear: float | None = Field(
+        default=None, description="a firing alert resolves only once the value no longer breaches this (hysteresis)"
+    )
+    for_count: int = Field(default=1, ge=1, le=10_000, description="consecutive breaching events before firing")
+    for_seconds: float = Field(default=0, ge=0, le=86_400, description="breach must last this long (event time)")
+    dedup_window_seconds: float = Field(default=600, gt=0, le=86_400)
+    group_window_seconds: float = Field(default=86_400, gt=0, le=30 * 86_400)
+    repeat_interval_seconds: float = Field(default=4 * 3600, ge=0, le=30 * 86_400)
+    labels: dict[str, str] = Field(default_factory=dict, description="only events carrying these labels")
+
+    def levels(self) -> list[tuple[Severity, float]]:
+        """(severity, threshold) pairs, most severe first, for the levels that are set."""
+        values = {"critical": self.critical, "warning": self.warning, "info": self.info}
+        return [(s, v) for s in SEVERITY_ORDER if (v := values[s]) is not None]
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> _RuleBase:
+        levels = self.levels()
+        if not levels:
+            raise ValueError("a rule needs at least one of critical, warning, info")
+        values = [v for _, v in levels]
+        op = self.operator
+        if op == "==":
+            if self.clear is not None:
+                raise ValueError("clear is meaningless with operator ==")
+        else:
+            upward = op in (">", ">=")
+            ordered = values == sorted(values, reverse=upward)
+            if not ordered:
+                order = "critical >= warning >= info" if upward else "critical <= warning <= info"
+                raise ValueError(f"with operator {op} thresholds must be ordered {order}")
+            mildest = values[-1]
+            if self.clear is not None and (self.clear > mildest if upward else self.clear < mildest):
+                side = "at or below" if upward else "at or above"
+                raise ValueError(f"clear must be {side} the mildest threshold ({mildest}) for operator {op}")
+        if self.group_window_seconds < self.dedup_window_seconds:
+            raise ValueError("group_window_seconds must not be shorter than dedup_window_seconds")
+        if self.repeat_interval_seconds > self.group_window_seconds:
+            raise ValueError("repeat_interval_seconds must not exceed group_window_seconds")
+        return self
+
+
+class Rule(_RuleBase):
+    """One rule. ``kind`` defaults to ``drift`` when ``drift_type`` is given, else ``metric``."""
+
+    kind: Literal["metric", "drift"] = "metric"
+    # -- metric rules --------------------------------------------------------------------------
+    metric: str | None = Field(default=None, min_length=1, max_length=256)
+    group_by: list[str] = Field(
+        default_factory=list, max_length=8, description="labels that, with source, name the entity"
+    )
+    # -- drift rules ---------------------------------------------------------------------------
+    drift_type: str | None = Field(default=None, min_length=1, max_length=64)
+    delta: Literal["relative", "absolute"] = "relative"
+    min_sample_count: int = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" not in data and "drift_type" in data:
+            return {**data, "kind": "drift"}
+        return data
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Rule:
+        used = self.model_fields_set
+        if self.kind == "metric":
+            if not self.metric:
+                raise ValueError("a metric rule needs metric")
+            wrong = sorted(used & {"drift_type", "delta", "min_sample_count"})
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)} not used by a metric rule")
+        else:
+            if not self.drift_type:
+                raise ValueError("a drift rule needs drift_type")
+            wrong = sorted(used & {"metric", "group_by"})
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)} not used by a drift rule")
+        return self
 
 
 class RouteNode(_Strict):
+    """One node of the routing tree (Alertmanager-style).
+
+    An alert enters at the root and descends into the first child whose ``match`` fits (every
+    key equal: ``tenant``, ``severity``, ``rule``/``rule_id``, ``status``, else a label name);
+    with ``continue: true`` it also tries the following siblings. The deepest matching nodes'
+    receivers (inherited from the parent when unset) are the alert's routes.
+    """
+
     receiver: str | None = None
     match: dict[str, str] = Field(default_factory=dict)
     routes: list[RouteNode] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
+
+
+class RateLimitSection(_Strict):
+    """Firing notifications per tenant (and per tenant + severity) per tumbling window.
+
+    Over the limit, non-critical alerts are suppressed (counted); critical ones are emitted with
+    ``rate_limited`` set, never dropped. Resolves are never limited.
+    """
+
+    window_seconds: float = Field(default=60, gt=0, le=86_400)
+    per_tenant: int | None = Field(default=None, ge=1)
+    per_tenant_severity: dict[Severity, int] = Field(default_factory=dict)

@@ -1,0 +1,79 @@
+"""The routing tree: an alert's attributes -> the receivers (name + channel) it goes to.
+
+Alertmanager semantics, which operators already know: the alert enters at the root; at each node
+it descends into the *first* child whose ``match`` fits, and with ``continue: true`` on that
+child it also tries the following siblings. A node that matched but none of whose children did
+contributes its own receiver (inherited from the nearest ancestor when unset). The result is
+de-duplicated in tree order and travels on the alert as ``routes``, so each channel consumer
+group only reads the alerts it has to deliver.
+
+Receiver names are resolved to channels when the tree is compiled; an unknown name is a
+:class:`~schemas.errors.ConfigError` naming the route's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from schemas.config import route_problems
+from schemas.errors import ConfigError
+from schemas.rules_config import RouteNode
+
+#: Match keys that name alert attributes; any other key is a label name.
+ATTRIBUTE_KEYS = frozenset({"tenant", "severity", "rule", "rule_id", "status"})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    receiver: str
+    channel: str
+
+
+def check_receivers(root: RouteNode | None, receivers: Mapping[str, str], source: str = "config") -> None:
+    """Raise ConfigError for every route naming a receiver that is not configured."""
+    problems = route_problems(root, receivers)
+    if problems:
+        raise ConfigError(source, problems)
+
+
+def _matches(match: Mapping[str, str], attrs: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    for key, wanted in match.items():
+        have = attrs.get("rule_id" if key == "rule" else key) if key in ATTRIBUTE_KEYS else labels.get(key)
+        if have != wanted:
+            return False
+    return True
+
+
+class Router:
+    """A compiled routing tree. ``receivers`` maps receiver name -> channel."""
+
+    def __init__(self, root: RouteNode | None, receivers: Mapping[str, str]) -> None:
+        self.root = root
+        self.receivers = dict(receivers)
+
+    def _walk(
+        self, node: RouteNode, inherited: str | None, attrs: Mapping[str, str], labels: Mapping[str, str]
+    ) -> list[str]:
+        receiver = node.receiver or inherited
+        found: list[str] = []
+        for child in node.routes:
+            if _matches(child.match, attrs, labels):
+                found += self._walk(child, receiver, attrs, labels)
+                if not child.continue_:
+                    break
+        if not found and receiver:
+            found.append(receiver)
+        return found
+
+    def routes(self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str]) -> list[Route]:
+        if self.root is None:
+            return []
+        attrs = {"tenant": tenant, "severity": severity, "rule_id": rule_id, "status": status}
+        names: Sequence[str] = self._walk(self.root, None, attrs, labels)
+        seen: dict[str, Route] = {}
+        for name in names:
+            channel = self.receivers.get(name)
+            if channel is not None and name not in seen:
+                seen[name] = Route(name, channel)
+        return list(seen.values())

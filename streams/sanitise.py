@@ -1,0 +1,130 @@
+"""Sanitising what leaves the evaluator: alert ``details``, ``summary`` and log lines.
+
+Alerts travel to third parties (Slack, PagerDuty, e-mail), so they are treated as a disclosure:
+
+* PII is redacted wherever it appears — by *pattern* in any string (SSN, e-mail, phone, card
+  numbers) and by *key name* (``patient*``, ``*name``, ``ssn``, ``dob``…) at any nesting depth;
+* ``details`` is bounded: at most :data:`MAX_KEYS` keys per object (plus a ``_truncated``
+  marker), strings longer than :data:`MAX_STRING` are cut with :data:`TRUNCATED`, and the JSON
+  text is at most :data:`MAX_DETAILS_BYTES`; a payload that still does not fit is replaced by a
+  marker rather than cut mid-JSON;
+* ``summary`` is at most :data:`MAX_SUMMARY` characters.
+
+Limits and markers follow the seeds (8 KiB, 20 keys, 512-character strings, 255-character summary).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MAX_DETAILS_BYTES = 8192
+MAX_KEYS = 20
+MAX_STRING = 512
+MAX_SUMMARY = 255
+MAX_DEPTH = 6
+TRUNCATED = "...[truncated]"
+REDACTED = "[REDACTED]"
+
+_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Card numbers: 13-19 digits, optionally grouped by spaces or dashes (checked with Luhn).
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# Phone numbers: optional +country, 10+ digits in common groupings (US and E.164 styles).
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w.])")
+_PII_KEY_PARTS = ("patient", "ssn", "social_security", "dob", "birth", "email", "phone", "address")
+#: Keys ending in "name" that name things, not people.
+_SAFE_NAME_KEYS = frozenset(
+    {"rule_name", "metric_name", "host_name", "hostname", "service_name", "payer_name", "drift_name", "app_name"}
+)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return "[CARD_REDACTED]" if 13 <= len(digits) <= 19 and _luhn(digits) else match.group(0)
+
+
+def redact_text(text: str) -> str:
+    """Replace PII patterns in free text (summaries, detail values, log lines)."""
+    text = _SSN.sub("XXX-XX-XXXX", text)
+    text = _EMAIL.sub("[EMAIL_REDACTED]", text)
+    text = _CARD.sub(_card, text)
+    return _PHONE.sub("[PHONE_REDACTED]", text)
+
+
+def is_pii_key(key: str) -> bool:
+    """Keys whose values are personal whatever they contain (``patient_name``, ``ssn``, ``dob``)."""
+    k = key.lower().replace("-", "_")
+    if k in _SAFE_NAME_KEYS:
+        return False
+    return k.endswith("name") or any(part in k for part in _PII_KEY_PARTS)
+
+
+def _clean(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, str):
+        text = redact_text(value)
+        return text[:MAX_STRING] + TRUNCATED if len(text) > MAX_STRING else text
+    if isinstance(value, Mapping):
+        if depth >= MAX_DEPTH:
+            return TRUNCATED
+        return sanitise_dict(value, depth + 1)
+    if isinstance(value, list | tuple):
+        if depth >= MAX_DEPTH:
+            return TRUNCATED
+        items = [_clean(v, depth + 1) for v in list(value)[:MAX_KEYS]]
+        if len(value) > MAX_KEYS:
+            items.append(TRUNCATED)
+        return items
+    return _clean(str(value), depth)
+
+
+def sanitise_dict(data: Mapping[Any, Any], depth: int = 0) -> dict[str, Any]:
+    """Redact PII (by key name and by pattern) and bound key count and string length, recursively."""
+    out: dict[str, Any] = {}
+    for i, (key, value) in enumerate(data.items()):
+        if i >= MAX_KEYS:
+            out["_truncated"] = True
+            break
+        name = str(key)[:128]
+        out[name] = REDACTED if is_pii_key(name) and value not in (None, "") else _clean(value, depth)
+    return out
+
+
+def details_json(details: Mapping[str, Any]) -> str:
+    """The ``details`` field: sanitised JSON text of at most :data:`MAX_DETAILS_BYTES` bytes."""
+    clean = sanitise_dict(details)
+    text = json.dumps(clean, separators=(",", ":"), sort_keys=False)
+    if len(text.encode()) <= MAX_DETAILS_BYTES:
+        return text
+    # Too big: drop keys from the end until it fits, keeping the marker.
+    keys = list(clean)
+    while keys:
+        keys.pop()
+        smaller = {k: clean[k] for k in keys}
+        smaller["_truncated"] = True
+        text = json.dumps(smaller, separators=(",", ":"))
+        if len(text.encode()) <= MAX_DETAILS_BYTES:
+            return text
+    return json.dumps({"_truncated": True, "_error": "details too large"})
+
+
+def summary_text(text: str) -> str:
+    """One line, PII redacted, at most :data:`MAX_SUMMARY` characters."""
+    line = redact_text(" ".join(text.split()))
+    return line if len(line) <= MAX_SUMMARY else line[: MAX_SUMMARY - 3] + "..."

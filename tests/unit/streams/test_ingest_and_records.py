@@ -1,0 +1,119 @@
+"""Ingest (every invalid class -> a reason) and the Alert records the evaluator builds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from schemas import codec as c
+from schemas.codec import Codec
+from schemas.config import load_config, parse_config
+from schemas.events import MetricEvent
+from streams.evaluator import Compiled, Evaluator
+from streams.ingest import Ingest, Invalid
+from tests.unit.streams.helpers import T0, drift, metric
+
+CODEC = Codec()
+NOW = T0 + 1000
+
+
+def _record(**kw: object) -> dict[str, object]:
+    return {**metric(1.0).to_record(), **kw}
+
+
+def _encode_unchecked(record: dict[str, object]) -> bytes:
+    return CODEC.encode(c.METRIC_EVENT, record)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"", "truncated"),
+        (b"\xc3\x01abc", "truncated"),
+        (b"garbage!", "bad_magic"),
+        (b"\xc3\x01" + b"\x00" * 8 + b"x", "unknown_schema"),
+        (None, "truncated"),
+        (_encode_unchecked(_record(value=math.nan)), "non_finite"),
+        (_encode_unchecked(_record(tenant="")), "empty_field"),
+        (_encode_unchecked(_record(occurred_at=NOW + 3_600_000)), "future_timestamp"),
+    ],
+)
+def test_every_bad_message_becomes_invalid_with_reason_and_headers(value: bytes | None, reason: str) -> None:
+    out = Ingest(CODEC, drift=False).parse(b"k", value, "p.events.metric", 3, 42, NOW)
+    assert isinstance(out, Invalid)
+    assert out.reason == reason
+    headers = dict(out.headers())
+    assert headers["error.reason"] == reason.encode()
+    assert headers["source.topic"] == b"p.events.metric"
+    assert headers["source.partition"] == b"3"
+    assert headers["source.offset"] == b"42"
+    assert "error.detail" in headers
+    assert out.key == b"k"
+    assert out.value == value
+
+
+def test_drift_bytes_on_the_metric_topic_are_a_schema_mismatch() -> None:
+    data = CODEC.encode(c.DRIFT_EVENT, drift(0.1, 0.2).to_record())
+    out = Ingest(CODEC, drift=False).parse(None, data, "t", 0, 0, NOW)
+    assert isinstance(out, Invalid)
+    assert out.reason == "schema_mismatch"
+
+
+def test_good_bytes_become_events() -> None:
+    event = metric(91.0)
+    out = Ingest(CODEC, drift=False).parse(event.key(), CODEC.encode(c.METRIC_EVENT, event.to_record()), "t", 0, 0, NOW)
+    assert isinstance(out, MetricEvent)
+    assert out == event
+
+
+def test_alert_records_are_valid_avro_with_version_routes_and_sanitised_fields() -> None:
+    config = load_config(None)
+    ev = Evaluator(Compiled.from_config(config), clock=lambda: NOW / 1000)
+    bad = MetricEvent("e1", "acme", "cpu_percent", 99.0, "jane@example.com", T0, {"patient_name": "Jane"})
+    result = ev.process(
+        [(0, bad), (0, MetricEvent("e2", "acme", "cpu_percent", 99.5, "jane@example.com", T0 + 1))], dict().get
+    )
+    assert len(result.alerts) == 1
+    record = result.alerts[0].record
+    decoded = CODEC.decode(CODEC.encode(c.ALERT, record), c.ALERT)
+    assert decoded["rule_version"] == config.version
+    assert decoded["status"] == "firing"
+    assert decoded["severity"] == "critical"
+    assert decoded["threshold"] == 90
+    assert decoded["value"] == 99.5
+    assert decoded["occurrence_count"] == 2
+    assert decoded["event_ids"] == ["e1", "e2"]
+    assert {r["channel"] for r in decoded["routes"]} == {"webhook", "pagerduty", "slack"}
+    assert "jane@example.com" not in decoded["summary"]
+    assert "jane@example.com" not in decoded["details"]
+    assert decoded["emitted_at"] == NOW
+    assert len(decoded["summary"]) <= 255
+
+
+def test_rate_limited_critical_is_marked_and_warning_suppressed() -> None:
+    data = {
+        "rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 70, "critical": 90}],
+        "rate_limits": {"window_seconds": 60, "per_tenant": 1},
+    }
+    ev = Evaluator(Compiled.from_config(parse_config(data, "t")), clock=lambda: NOW / 1000)
+    start = T0 - T0 % 60_000
+    events = [(0, metric(80, start + i, source=f"h{i}")) for i in range(3)]
+    events += [(0, metric(95, start + 10 + i, source=f"c{i}")) for i in range(2)]
+    result = ev.process(events, dict().get)
+    assert [(a.record["severity"], a.record["rate_limited"]) for a in result.alerts] == [
+        ("warning", False),
+        ("critical", True),
+        ("critical", True),
+    ]
+    assert result.suppressed == {"rate_limit": 2}
+
+
+def test_reconfigure_changes_rules_and_version() -> None:
+    v1 = parse_config({"version": 1, "rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 70}]}, "t")
+    v2 = parse_config({"version": 2, "rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 50}]}, "t")
+    ev = Evaluator(Compiled.from_config(v1), clock=lambda: NOW / 1000)
+    assert ev.process([(0, metric(60, T0))], dict().get).alerts == []
+    ev.reconfigure(Compiled.from_config(v2))
+    alerts = ev.process([(0, metric(60, T0 + 1))], dict().get).alerts
+    assert [a.record["rule_version"] for a in alerts] == [2]

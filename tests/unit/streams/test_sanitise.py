@@ -1,0 +1,95 @@
+"""The sanitiser and PII redactor, including the seed 000/001 cases."""
+
+from __future__ import annotations
+
+import json
+
+from streams.sanitise import (
+    MAX_DETAILS_BYTES,
+    MAX_STRING,
+    MAX_SUMMARY,
+    TRUNCATED,
+    details_json,
+    redact_text,
+    sanitise_dict,
+    summary_text,
+)
+
+
+def test_ssn_redaction() -> None:
+    text = redact_text("Patient SSN is 123-45-6789")
+    assert "123-45-6789" not in text
+    assert "XXX-XX-XXXX" in text
+
+
+def test_email_redaction() -> None:
+    text = redact_text("Contact patient@example.com for details")
+    assert "patient@example.com" not in text
+    assert "[EMAIL_REDACTED]" in text
+
+
+def test_phone_and_card_redaction() -> None:
+    text = redact_text("call (555) 123-4567 or +1 555-123-4567; card 4111 1111 1111 1111")
+    assert "123-4567" not in text
+    assert "4111" not in text
+    assert text.count("[PHONE_REDACTED]") == 2
+    assert "[CARD_REDACTED]" in text
+
+
+def test_numbers_that_are_not_cards_or_phones_survive() -> None:
+    assert (
+        redact_text("claims 1234567890123 (not luhn), rate 0.15, id 12345")
+        == "claims 1234567890123 (not luhn), rate 0.15, id 12345"
+    )
+
+
+def test_dict_sanitisation_by_key_name() -> None:
+    data = {"patient_name": "John Doe", "payer": "Aetna", "ssn": "123-45-6789", "dob": "1970-01-01", "rule_name": "r"}
+    out = sanitise_dict(data)
+    assert out["patient_name"] == "[REDACTED]"
+    assert out["payer"] == "Aetna"
+    assert out["ssn"] == "[REDACTED]"
+    assert out["dob"] == "[REDACTED]"
+    assert out["rule_name"] == "r"
+
+
+def test_nested_dict_sanitisation() -> None:
+    data = {"alert": {"patient_name": "Jane Doe", "claim_id": "12345", "notes": ["mail jane@x.org"]}}
+    out = sanitise_dict(data)
+    assert out["alert"]["patient_name"] == "[REDACTED]"
+    assert out["alert"]["claim_id"] == "12345"
+    assert out["alert"]["notes"] == ["mail [EMAIL_REDACTED]"]
+
+
+def test_large_dict_truncated_with_marker() -> None:
+    out = json.loads(details_json({f"key_{i}": "x" * 100 for i in range(100)}))
+    assert out["_truncated"] is True
+    assert len(out) <= 21
+
+
+def test_long_strings_truncated_with_marker() -> None:
+    out = json.loads(details_json({"long_value": "x" * 1000}))
+    assert out["long_value"] == "x" * MAX_STRING + TRUNCATED
+
+
+def test_details_never_exceed_8_kib() -> None:
+    big = {f"k{i}": {f"n{j}": "y" * 600 for j in range(20)} for i in range(20)}
+    text = details_json(big)
+    assert len(text.encode()) <= MAX_DETAILS_BYTES
+    assert json.loads(text)["_truncated"] is True
+
+
+def test_small_details_pass_through() -> None:
+    assert json.loads(details_json({"price": "150.00", "qty": 100, "ok": True, "none": None})) == {
+        "price": "150.00",
+        "qty": 100,
+        "ok": True,
+        "none": None,
+    }
+
+
+def test_summary_is_one_line_redacted_and_bounded() -> None:
+    text = summary_text("alert for bob@example.com\n" + "z" * 400)
+    assert len(text) == MAX_SUMMARY
+    assert "\n" not in text
+    assert "bob@example.com" not in text
