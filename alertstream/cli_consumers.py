@@ -2,6 +2,160 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Annotated
+
 import typer
 
+from alertstream.settings import Settings
+from schemas.errors import ConfigError
+from schemas.topics import CHANNELS
+
 app = typer.Typer(no_args_is_help=True)
+dlq_app = typer.Typer(no_args_is_help=True, help="Inspect and replay a channel's dead-letter topic.")
+db_app = typer.Typer(no_args_is_help=True, help="PostgreSQL administration.")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(db_app, name="db")
+log = logging.getLogger("alertstream.consumers")
+
+
+def _channel(value: str) -> str:
+    if value not in CHANNELS:
+        raise typer.BadParameter(f"must be one of {', '.join(CHANNELS)}")
+    return value
+
+
+def _dsn(settings: Settings) -> str:
+    dsn = settings.database_dsn()
+    if not dsn:
+        raise SystemExit("ALERTSTREAM_DATABASE_URL is not set; point it at PostgreSQL or run `alertstream dev`")
+    return dsn
+
+
+def _time(value: str | None) -> int | None:
+    """RFC 3339 or epoch milliseconds → epoch ms."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is neither RFC 3339 nor epoch milliseconds") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+@app.command("deliver")
+def deliver(
+    channel: Annotated[str, typer.Argument(help="webhook, slack, pagerduty or email", callback=_channel)],
+) -> None:
+    """One channel's consumer group: `alerts` + the channel's retry tiers → receivers, DLQ."""
+    from alertstream.metrics import serve
+    from consumers.deliver import DeliveryService, build_channel
+    from schemas.config import load_config
+
+    settings = Settings()
+    try:
+        config = load_config(settings.config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    from consumers.db import migrate
+
+    dsn = _dsn(settings)
+    migrate(dsn)  # idempotent: `dev` and fresh deployments need no separate step
+    serve(f"deliver-{channel}", settings.metrics_port)
+    service = DeliveryService(
+        channel,
+        build_channel(channel, config),
+        config,
+        settings.require_bootstrap(),
+        dsn,
+        settings.topics,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        stats = await service.run(stop)
+        log.info(
+            "deliver %s stopped: sent=%d retried=%d dead_lettered=%d duplicates=%d",
+            channel,
+            stats.sent,
+            stats.retried,
+            stats.dead_lettered,
+            stats.duplicates,
+        )
+
+    asyncio.run(main())
+
+
+@app.command("store")
+def store() -> None:
+    """The PostgreSQL sink: alerts and delivery outcomes, idempotently."""
+    from alertstream.metrics import serve
+    from consumers.db import migrate
+    from consumers.store import run_store
+
+    settings = Settings()
+    migrate(_dsn(settings))
+    serve("store", settings.metrics_port)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    written = run_store(settings.require_bootstrap(), _dsn(settings), settings.topics, stop)
+    log.info("store stopped after %d records", written)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    channel: Annotated[str, typer.Argument(help="webhook, slack, pagerduty or email", callback=_channel)],
+    since: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
+    until: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
+    fingerprint: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print the channel's dead-lettered tasks as JSON lines."""
+    from consumers.dlq import read_dlq, select
+
+    settings = Settings()
+    entries = read_dlq(settings.require_bootstrap(), settings.topics, channel)
+    count = 0
+    for e in select(entries, _time(since), _time(until), fingerprint):
+        typer.echo(json.dumps(e.summary()))
+        count += 1
+    typer.echo(f"{count} dead-lettered tasks", err=True)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    channel: Annotated[str, typer.Argument(help="webhook, slack, pagerduty or email", callback=_channel)],
+    since: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
+    until: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
+    fingerprint: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Put the selected dead-lettered tasks back on retry tier 1 (delivered at most once each)."""
+    from consumers.dlq import replay
+
+    settings = Settings()
+    done, skipped = replay(
+        settings.require_bootstrap(), settings.topics, channel, _time(since), _time(until), fingerprint
+    )
+    typer.echo(f"replayed {done} tasks to {settings.topics.retry(channel, 1)}; {skipped} undecodable skipped")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply the PostgreSQL migrations (idempotent)."""
+    from consumers.db import migrate
+
+    applied = migrate(_dsn(Settings()))
+    typer.echo(f"applied {', '.join(applied)}" if applied else "database is up to date")

@@ -1,0 +1,314 @@
+"""Delivery benchmark (plugged into `alertstream bench` as the ``delivery`` part).
+
+Figures, all against a local HTTP sink running in its own process:
+
+* ``transport_httpx_req_per_s`` / ``transport_aiohttp_req_per_s``: raw signed POSTs through the
+  httpx API with its default transport vs our aiohttp transport (same sink, same concurrency) —
+  the reason the channels use the aiohttp transport.
+* ``webhook_deliveries_per_s``: one `deliver webhook` process (in this process) draining a
+  backlog of alerts from `alerts` to the sink: decode, ledger check, sign, POST, ledger insert,
+  outcome record, offset commit.
+* ``latency_p50_ms`` / ``latency_p99_ms`` at ``latency_rate_per_s`` (500/s by default): alert
+  ``emitted_at`` (set when it is produced) to the sink receiving the POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+from confluent_kafka import Producer
+
+from alertstream.kafka_clients import producer_config
+from alertstream.topic_admin import create_topics
+from consumers.db import migrate
+from consumers.deliver import DeliveryService, build_channel
+from schemas.codec import ALERT, Codec
+from schemas.config import AlertstreamConfig, load_config, parse_config
+from schemas.topics import TopicNames
+
+
+def sink_main() -> None:
+    """The sink process (``python -c``): answers 200, records (receive time - emitted_at) per POST.
+
+    Speaks one JSON line per command on stdin/stdout: count, reset, latencies, stop.
+    """
+    from aiohttp import web
+
+    async def main() -> None:
+        latencies: list[float] = []
+        ids: set[str] = set()
+
+        async def handle(request: web.Request) -> web.Response:
+            body = await request.read()
+            now = time.time() * 1000
+            ids.add(request.headers.get("webhook-id", ""))
+            if request.path == "/hook":
+                emitted = json.loads(body).get("emitted_at") or 0
+                latencies.append(now - emitted)
+            return web.Response(status=200)
+
+        app = web.Application(handler_args={"access_log": None})
+        app.router.add_route("*", "/{tail:.*}", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", [])
+        print(json.dumps(sockets[0].getsockname()[1]), flush=True)
+        loop = asyncio.get_running_loop()
+        while True:
+            cmd = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+            if cmd == "count":
+                answer: Any = [len(latencies), len(ids)]
+            elif cmd == "reset":
+                latencies.clear()
+                ids.clear()
+                answer = True
+            elif cmd == "latencies":
+                answer = latencies
+            else:
+                break
+            print(json.dumps(answer), flush=True)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+class Sink:
+    """The HTTP sink in its own process, so it does not share the delivery process's core."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from consumers.bench import sink_main; sink_main()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        self.port: int = json.loads(self._proc.stdout.readline())
+
+    def ask(self, cmd: str) -> Any:
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._proc.stdin.write(cmd + "\n")
+        self._proc.stdin.flush()
+        return json.loads(self._proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        with contextlib.suppress(OSError):
+            self._proc.stdin.write("stop\n")
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+def _alert(i: int, emitted_ms: int) -> dict[str, Any]:
+    return {
+        "alert_id": f"bench-{uuid.uuid4().hex}",
+        "tenant": "bench",
+        "rule_id": "cpu-high",
+        "rule_version": 1,
+        "status": "firing",
+        "severity": "warning",
+        "fingerprint": f"fp-{i % 5000}",
+        "entity": f"host-{i % 100}",
+        "summary": "CPU above 90% on host",
+        "details": '{"value": 97.5, "threshold": 90}',
+        "labels": {"env": "bench"},
+        "value": 97.5,
+        "threshold": 90.0,
+        "occurrence_count": 1,
+        "suppressed_count": 0,
+        "first_seen": emitted_ms,
+        "last_seen": emitted_ms,
+        "emitted_at": emitted_ms,
+        "event_ids": [f"e{i}"],
+        "routes": [{"receiver": "bench", "channel": "webhook"}],
+        "rate_limited": False,
+    }
+
+
+async def _transport_rate(transport: str, port: int, requests: int, concurrency: int) -> float:
+    from consumers.http import HttpClients
+    from consumers.signing import SigningSecret, sign_headers
+
+    clients = HttpClients(transport)
+    secret = [SigningSecret(b"0123456789abcdef0123456789abcdef")]
+    body = json.dumps(_alert(0, 0)).encode()
+    url = f"http://127.0.0.1:{port}/raw"
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with sem:
+            headers = sign_headers(f"msg_{i}", int(time.time()), body, secret)
+            r = await clients.send(httpx.Request("POST", url, content=body, headers=headers), True)
+            assert r.status_code == 200
+
+    await asyncio.gather(*(one(i) for i in range(50)))  # warm up connections
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(requests)))
+    rate = requests / (time.perf_counter() - started)
+    await clients.aclose()
+    return rate
+
+
+def _config(port: int) -> AlertstreamConfig:
+    base = load_config(None)
+    receivers = [{"name": "bench", "channel": "webhook", "url": f"http://127.0.0.1:{port}/hook", "allow_private": True}]
+    return parse_config(
+        {
+            "receivers": receivers,
+            "delivery": {"retry_delays_seconds": list(base.delivery.retry_delays_seconds)},
+        },
+        "bench",
+    )
+
+
+def _fresh_schema(database_url: str) -> str:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in database_url else "?"
+    dsn = f"{database_url}{sep}options=-csearch_path%3D{schema}"
+    migrate(dsn)
+    return dsn
+
+
+def _drop_schema(database_url: str, dsn: str) -> None:
+    schema = dsn.rsplit("%3D", 1)[1]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def _wait(pred: Any, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(pred())
+
+
+def run_delivery_bench(
+    bootstrap: str,
+    database_url: str,
+    deliveries: int = 20_000,
+    latency_rate_per_s: int = 500,
+    latency_seconds: float = 10.0,
+    transport_requests: int = 5_000,
+) -> dict[str, Any]:
+    sink = Sink()
+    dsn = _fresh_schema(database_url)
+    topics = TopicNames(f"dbench{uuid.uuid4().hex[:6]}.")
+    config = _config(sink.port)
+    create_topics(bootstrap, load_config(None), topics)
+    out: dict[str, Any] = {}
+    try:
+        out["transport_httpx_req_per_s"] = round(
+            asyncio.run(_transport_rate("httpx", sink.port, transport_requests, 100)), 1
+        )
+        out["transport_aiohttp_req_per_s"] = round(
+            asyncio.run(_transport_rate("aiohttp", sink.port, transport_requests, 100)), 1
+        )
+        sink.ask("reset")
+        out.update(
+            asyncio.run(
+                _pipeline(bootstrap, dsn, topics, config, sink, deliveries, latency_rate_per_s, latency_seconds)
+            )
+        )
+    finally:
+        sink.close()
+        _drop_schema(database_url, dsn)
+    return out
+
+
+async def _pipeline(
+    bootstrap: str,
+    dsn: str,
+    topics: TopicNames,
+    config: AlertstreamConfig,
+    sink: Sink,
+    deliveries: int,
+    rate: int,
+    seconds: float,
+) -> dict[str, Any]:
+    codec = Codec()
+    producer = Producer(producer_config(bootstrap))
+    now = int(time.time() * 1000)
+    for i in range(deliveries):
+        a = _alert(i, now)
+        producer.produce(topics.alerts, key=a["fingerprint"].encode(), value=codec.encode(ALERT, a))
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    service = DeliveryService("webhook", build_channel("webhook", config), config, bootstrap, dsn, topics)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    result: dict[str, Any] = {"webhook_deliveries": deliveries}
+    try:
+        # throughput: from the first delivery to the last of the backlog
+        assert await _wait(lambda: service.stats.sent > 0, 60), "no delivery within 60 s"
+        first_at, first_count, cpu0 = time.perf_counter(), service.stats.sent, time.process_time()
+        assert await _wait(lambda: service.stats.sent >= deliveries, 300), "backlog not drained"
+        result["webhook_deliveries_per_s"] = round((deliveries - first_count) / (time.perf_counter() - first_at), 1)
+        # per CPU-second of this process (the sink, broker and database run elsewhere): what one
+        # dedicated core would do on this machine
+        cpu = time.process_time() - cpu0
+        result["webhook_deliveries_per_cpu_s"] = round((deliveries - first_count) / cpu, 1) if cpu else None
+        got = sink.ask("count")
+        result["sink_distinct_ids"] = got[1]
+        sink.ask("reset")
+        # latency at a fixed offered rate
+        sent_before = service.stats.sent
+        total = int(rate * seconds)
+        produce_done = threading.Event()
+
+        def paced() -> None:
+            start = time.perf_counter()
+            for i in range(total):
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                a = _alert(i, int(time.time() * 1000))
+                producer.produce(topics.alerts, key=a["fingerprint"].encode(), value=codec.encode(ALERT, a))
+                producer.poll(0)
+            producer.flush(30)
+            produce_done.set()
+
+        thread = threading.Thread(target=paced, daemon=True)
+        thread.start()
+        await asyncio.to_thread(thread.join)
+        assert await _wait(lambda: service.stats.sent >= sent_before + total, 60), "paced alerts not delivered"
+        latencies = sorted(sink.ask("latencies"))
+        result["latency_rate_per_s"] = rate
+        result["latency_alerts"] = len(latencies)
+        result["latency_p50_ms"] = round(latencies[len(latencies) // 2], 2)
+        result["latency_p99_ms"] = round(latencies[int(len(latencies) * 0.99) - 1], 2)
+        result["latency_max_ms"] = round(latencies[-1], 2)
+        result["ledger_lookup_queries"] = service.ledger.lookups.calls
+        result["ledger_insert_queries"] = service.ledger.inserts.calls
+        result["retried"] = service.stats.retried
+        result["dead_lettered"] = service.stats.dead_lettered
+    finally:
+        stop.set()
+        await task
+    return result

@@ -1,0 +1,50 @@
+"""Shared POST for the HTTP channels: timeouts, SSRF-checked client, response classification."""
+
+from __future__ import annotations
+
+import functools
+
+import httpx
+
+from consumers.failures import check_response, from_exception
+from consumers.http import HttpClients
+from consumers.receivers import ResolvedReceiver
+from consumers.ssrf import static_refusal
+from schemas.errors import PermanentDeliveryError
+
+USER_AGENT = "alertstream/0.1"
+
+
+@functools.lru_cache(maxsize=4096)
+def _url(url: str) -> httpx.URL:
+    return httpx.URL(url)  # parsed once per receiver URL, not once per delivery
+
+
+async def post(
+    clients: HttpClients, receiver: ResolvedReceiver, body: bytes, headers: dict[str, str], max_retry_after: float
+) -> int:
+    if receiver.url is None:
+        raise PermanentDeliveryError("invalid_address", "receiver has no URL")
+    cfg = receiver.config
+    url = receiver.url.reveal()
+    refused = static_refusal(url, cfg.allow_private)  # before httpx parses odd IP spellings as "invalid"
+    if refused is not None:
+        raise PermanentDeliveryError("ssrf_refused", refused)
+    timeout = {
+        "connect": cfg.connect_timeout_seconds,
+        "read": cfg.timeout_seconds,
+        "write": cfg.timeout_seconds,
+        "pool": cfg.timeout_seconds,
+    }
+    all_headers = {"content-type": "application/json", "user-agent": USER_AGENT, **headers}
+    try:
+        request = httpx.Request("POST", _url(url), content=body, headers=all_headers, extensions={"timeout": timeout})
+        response = await clients.send(request, cfg.allow_private)
+    except httpx.InvalidURL:
+        raise PermanentDeliveryError("invalid_address", "invalid URL") from None
+    except httpx.UnsupportedProtocol:
+        raise PermanentDeliveryError("invalid_address", "unsupported URL scheme") from None
+    except Exception as exc:
+        raise from_exception(exc) from None
+    check_response(response, max_retry_after)
+    return response.status_code

@@ -1,0 +1,42 @@
+"""PostgreSQL: the tiny migration runner behind `alertstream db migrate`.
+
+Migrations are ``consumers/migrations/NNN_name.sql``, applied in order, each once, each in its
+own transaction, under an advisory lock so two processes migrating at once do not race. Tables go
+to the first schema of the connection's search_path (``?options=-csearch_path%3Dname`` in the URL).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_LOCK_KEY = 0x616C657274  # "alert"
+
+
+def migration_files() -> list[Path]:
+    return sorted(MIGRATIONS.glob("*.sql"))
+
+
+def migrate(dsn: str) -> list[str]:
+    """Apply pending migrations; returns the versions applied now (empty when up to date)."""
+    applied_now: list[str] = []
+    with psycopg.connect(dsn, autocommit=False) as conn:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS alertstream_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+        for path in migration_files():
+            version = path.stem
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                row = conn.execute("SELECT 1 FROM alertstream_migrations WHERE version = %s", (version,)).fetchone()
+                if row is not None:
+                    continue
+                conn.execute(path.read_text(encoding="utf-8").encode())
+                conn.execute("INSERT INTO alertstream_migrations (version) VALUES (%s)", (version,))
+                applied_now.append(version)
+    return applied_now

@@ -1,0 +1,145 @@
+"""`alertstream dlq list|replay CHANNEL`: inspect a channel's dead-letter topic and replay it.
+
+Reading assigns every partition from the beginning with no consumer group (nothing is committed,
+the DLQ is never consumed away) and stops once nothing new arrived for ``idle_seconds`` (tansu's
+high watermarks are not exact, so "read until idle" is the reliable end). Replay puts the selected
+tasks back on retry tier 1, due now, attempt reset, marked ``replayed``; the delivery id is kept,
+so the ledger makes a second replay of the same task a no-op for the receiver.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from alertstream.kafka_clients import consumer_config, producer_config
+from schemas.codec import DELIVERY_TASK, Codec
+from schemas.errors import CodecError
+from schemas.topics import TopicNames
+
+
+@dataclass(frozen=True)
+class DlqEntry:
+    partition: int
+    offset: int
+    timestamp_ms: int
+    reason: str
+    headers: dict[str, str]
+    task: dict[str, Any] | None  # None when the message is not a decodable DeliveryTask
+    raw: bytes
+
+    def summary(self) -> dict[str, Any]:
+        t = self.task or {}
+        alert = t.get("alert") or {}
+        return {
+            "partition": self.partition,
+            "offset": self.offset,
+            "dead_lettered_at": self.timestamp_ms,
+            "reason": self.reason,
+            "delivery_id": t.get("delivery_id"),
+            "receiver": t.get("receiver"),
+            "attempt": t.get("attempt"),
+            "severity": alert.get("severity"),
+            "fingerprint": alert.get("fingerprint"),
+            "alert_id": alert.get("alert_id"),
+            "error": t.get("last_error") or self.headers.get("error"),
+        }
+
+
+def header_dict(raw: object) -> dict[str, str]:
+    """Message headers (a list of pairs, as confluent-kafka returns them) as text."""
+    out: dict[str, str] = {}
+    if isinstance(raw, list):
+        for k, v in raw:
+            out[str(k)] = v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v or "")
+    return out
+
+
+def read_dlq(bootstrap: str, topics: TopicNames, channel: str, idle_seconds: float = 1.5) -> Iterator[DlqEntry]:
+    topic = topics.dlq(channel)
+    codec = Codec()
+    consumer = Consumer(consumer_config(bootstrap, f"alertstream-dlq-reader-{uuid.uuid4().hex}"))
+    try:
+        meta = consumer.list_topics(topic, timeout=10)
+        if topic not in meta.topics or meta.topics[topic].error is not None:
+            raise SystemExit(f"topic {topic} does not exist")
+        consumer.assign([TopicPartition(topic, p, 0) for p in meta.topics[topic].partitions])
+        last = time.monotonic()
+        while time.monotonic() - last < idle_seconds:
+            msgs = consumer.consume(500, 0.2)
+            for m in msgs:
+                if m.error() is not None:
+                    continue
+                last = time.monotonic()
+                raw = m.value() or b""
+                headers = header_dict(m.headers())
+                try:
+                    task: dict[str, Any] | None = codec.decode(raw, DELIVERY_TASK)
+                except CodecError:
+                    task = None
+                yield DlqEntry(
+                    m.partition() or 0,
+                    m.offset() or 0,
+                    m.timestamp()[1],
+                    headers.get("reason", "unknown"),
+                    headers,
+                    task,
+                    raw,
+                )
+    finally:
+        consumer.close()
+
+
+def select(
+    entries: Iterator[DlqEntry],
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    fingerprint: str | None = None,
+) -> Iterator[DlqEntry]:
+    for e in entries:
+        if since_ms is not None and e.timestamp_ms < since_ms:
+            continue
+        if until_ms is not None and e.timestamp_ms > until_ms:
+            continue
+        if fingerprint is not None and (e.task is None or e.task["alert"]["fingerprint"] != fingerprint):
+            continue
+        yield e
+
+
+def replay(
+    bootstrap: str,
+    topics: TopicNames,
+    channel: str,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    fingerprint: str | None = None,
+    idle_seconds: float = 1.5,
+) -> tuple[int, int]:
+    """Replay the selected DLQ tasks to retry tier 1. Returns (replayed, skipped undecodable)."""
+    codec = Codec()
+    producer = Producer(producer_config(bootstrap))
+    replayed = skipped = 0
+    now = int(time.time() * 1000)
+    for e in select(read_dlq(bootstrap, topics, channel, idle_seconds), since_ms, until_ms, fingerprint):
+        if e.task is None:
+            skipped += 1
+            continue
+        task = dict(e.task)
+        task["attempt"] = 0
+        task["not_before"] = now
+        producer.produce(
+            topics.retry(channel, 1),
+            key=task["alert"]["fingerprint"].encode(),
+            value=codec.encode(DELIVERY_TASK, task),
+            headers=[("attempt", b"0"), ("not-before", str(now).encode()), ("replayed", b"1")],
+        )
+        replayed += 1
+    remaining = producer.flush(30)
+    if remaining:
+        raise RuntimeError(f"{remaining} replayed tasks were not acknowledged by the broker")
+    return replayed, skipped

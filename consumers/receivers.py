@@ -1,0 +1,111 @@
+"""Receivers from the config with their secrets loaded from the environment/files (never logged)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from consumers.signing import SigningSecret
+from schemas.errors import PermanentDeliveryError
+from schemas.receivers_config import Receiver
+
+log = logging.getLogger(__name__)
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+class Secret:
+    """A secret string whose repr/str never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+
+@dataclass
+class ResolvedReceiver:
+    config: Receiver
+    url: Secret | None = None
+    signing: list[SigningSecret] = field(default_factory=list)
+    routing_key: Secret | None = None
+    smtp_password: Secret | None = None
+    #: Why this receiver cannot be used (a missing secret), checked per task.
+    problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def resolve(receiver: Receiver) -> ResolvedReceiver:
+    """Load a receiver's secrets; a missing one is recorded as a problem, not raised."""
+    out = ResolvedReceiver(config=receiver)
+    try:
+        if receiver.url_env:
+            value = _env(receiver.url_env)
+            if value is None:
+                raise ValueError(f"environment variable {receiver.url_env} (url) is not set")
+            out.url = Secret(value)
+        elif receiver.url:
+            out.url = Secret(receiver.url)
+        elif receiver.channel == "pagerduty":
+            out.url = Secret(PAGERDUTY_EVENTS_URL)
+        for env in receiver.secret_env:
+            value = _env(env)
+            if value is None:
+                raise ValueError(f"environment variable {env} (signing secret) is not set")
+            out.signing.append(SigningSecret.parse(value))
+        for file in receiver.secret_file:
+            try:
+                text = Path(file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot read signing secret file {file}: {exc.strerror}") from None
+            out.signing.append(SigningSecret.parse(text))
+        if receiver.routing_key_env:
+            value = _env(receiver.routing_key_env)
+            if value is None:
+                raise ValueError(f"environment variable {receiver.routing_key_env} (routing key) is not set")
+            out.routing_key = Secret(value)
+        if receiver.smtp and receiver.smtp.password_env:
+            value = _env(receiver.smtp.password_env)
+            if value is None:
+                raise ValueError(f"environment variable {receiver.smtp.password_env} (SMTP password) is not set")
+            out.smtp_password = Secret(value)
+    except ValueError as exc:
+        out.problem = str(exc)
+        log.error("receiver %s unusable: %s", receiver.name, exc)
+    return out
+
+
+class ReceiverBook:
+    """The receivers of one channel by name."""
+
+    def __init__(self, receivers: list[Receiver], channel: str) -> None:
+        self.channel = channel
+        self._by_name = {r.name: resolve(r) for r in receivers if r.channel == channel}
+
+    def get(self, name: str) -> ResolvedReceiver:
+        r = self._by_name.get(name)
+        if r is None:
+            raise PermanentDeliveryError("unknown_receiver", f"no {self.channel} receiver named {name[:128]!r}")
+        if r.problem:
+            raise PermanentDeliveryError("missing_secret", r.problem)
+        return r
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)

@@ -1,0 +1,182 @@
+"""Shared helpers of the consumers' integration tests: alerts, a recording HTTP receiver, a DB schema."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from aiohttp import web
+from confluent_kafka import Producer
+
+from alertstream.kafka_clients import producer_config
+from schemas.codec import ALERT, Codec
+from schemas.config import AlertstreamConfig, parse_config
+
+
+def make_alert(routes: list[tuple[str, str]], severity: str = "critical", **over: Any) -> dict[str, Any]:
+    now = int(time.time() * 1000)
+    alert: dict[str, Any] = {
+        "alert_id": f"a-{uuid.uuid4().hex}",
+        "tenant": "acme",
+        "rule_id": "cpu-high",
+        "rule_version": 1,
+        "status": "firing",
+        "severity": severity,
+        "fingerprint": f"fp-{uuid.uuid4().hex[:16]}",
+        "entity": "host-1",
+        "summary": "CPU above 90%",
+        "details": json.dumps({"value": 97.5, "threshold": 90}),
+        "labels": {"env": "prod"},
+        "value": 97.5,
+        "threshold": 90.0,
+        "occurrence_count": 3,
+        "suppressed_count": 0,
+        "first_seen": now - 60_000,
+        "last_seen": now,
+        "emitted_at": now,
+        "event_ids": ["e1", "e2"],
+        "routes": [{"receiver": r, "channel": c} for r, c in routes],
+        "rate_limited": False,
+    }
+    alert.update(over)
+    return alert
+
+
+def publish_alerts(bootstrap: str, topic: str, alerts: list[dict[str, Any]]) -> None:
+    codec = Codec()
+    producer = Producer(producer_config(bootstrap))
+    for a in alerts:
+        producer.produce(topic, key=a["fingerprint"].encode(), value=codec.encode(ALERT, a))
+    assert producer.flush(30) == 0
+
+
+def config_with(receivers: list[dict[str, Any]], **delivery: Any) -> AlertstreamConfig:
+    """A config with the example's topic layout (4 retry tiers) and the given receivers."""
+    d = {"retry_delays_seconds": [0.5, 1.0, 2.0, 3.0], "jitter": 0.1, **delivery}
+    return parse_config({"receivers": receivers, "delivery": d}, "test")
+
+
+def schema_dsn(database_url: str) -> str:
+    """A fresh schema in the shared test database, migrated; returns a DSN whose search_path is it."""
+    from consumers.db import migrate
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    parts = urlsplit(database_url)
+    option = f"options=-csearch_path%3D{schema}"
+    query = f"{parts.query}&{option}" if parts.query else option
+    dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    migrate(dsn)
+    return dsn
+
+
+def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Independent Standard Webhooks verification, written from the spec (not consumers.signing)."""
+    assert secret.startswith("whsec_")
+    key = base64.b64decode(secret.split("_", 1)[1])
+    msg_id, ts = headers["webhook-id"], headers["webhook-timestamp"]
+    expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
+    for part in headers.get("webhook-signature", "").split(" "):
+        version, _, sig = part.partition(",")
+        if version == "v1" and hmac.compare_digest(sig, expected):
+            return True
+    return False
+
+
+@dataclass
+class Hit:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    status: int = 200
+
+
+@dataclass
+class Receiver:
+    """A local HTTP receiver; ``respond(path, n)`` decides each answer (status, headers)."""
+
+    hits: list[Hit] = field(default_factory=list)
+    respond: Callable[[str, int], tuple[int, dict[str, str]]] = lambda _p, _n: (200, {})
+    port: int = 0
+    delay: float = 0.0
+    runner: web.AppRunner | None = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def on(self, path: str) -> list[Hit]:
+        return [h for h in self.hits if h.path == path]
+
+    async def start(self) -> Receiver:
+        async def handle(request: web.Request) -> web.Response:
+            body = await request.read()
+            n = len(self.on(request.path))
+            status, headers = self.respond(request.path, n)
+            hit_headers = {k.lower(): v for k, v in request.headers.items()}
+            self.hits.append(Hit(request.path, hit_headers, body, time.time(), status))
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return web.Response(status=status, headers=headers, text="ok")
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def wait_for(pred: Callable[[], bool], within: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(step)
+    return pred()
+
+
+class Running:
+    """A DeliveryService running in this event loop until ``stop()``."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[Any] | None = None
+
+    async def __aenter__(self) -> Any:
+        self._task = asyncio.create_task(self.service.run(self._stop))
+        return self.service
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._stop.set()
+        assert self._task is not None
+        await self._task
+
+
+def service_for(channel: str, config: AlertstreamConfig, settings: Any, dsn: str) -> Any:
+    from consumers.deliver import DeliveryService, build_channel
+
+    assert settings.kafka_bootstrap is not None
+    return DeliveryService(
+        channel, build_channel(channel, config), config, settings.kafka_bootstrap, dsn, settings.topics
+    )

@@ -1,0 +1,133 @@
+"""Webhook deliveries end to end: real broker, real PostgreSQL, real local HTTP receivers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from alertstream.settings import Settings
+from tests.integration.consumers.helpers import (
+    Receiver,
+    Running,
+    config_with,
+    make_alert,
+    publish_alerts,
+    schema_dsn,
+    service_for,
+    verify_standard_webhook,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+SECRET_OLD = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET_NEW = "whsec_dGhpcyBpcyB0aGUgbmV3IHNlY3JldCBrZXkh"
+
+
+async def test_outage_then_recovery_delivers_each_exactly_once_and_signed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Receiver A answers 500 for 5 s (the acceptance's 60 s, shortened with the tier delays), then
+    200: every alert reaches A exactly once after recovery; receiver B is unaffected meanwhile;
+    every attempt is signed with both rotation secrets, same webhook-id, fresh timestamp; the
+    process is near idle while the tasks wait in the retry tiers."""
+    monkeypatch.setenv("T_SECRET_OLD", SECRET_OLD)
+    monkeypatch.setenv("T_SECRET_NEW", SECRET_NEW)
+    outage_until = time.time() + 1e9
+    server = Receiver(respond=lambda p, _n: (500, {}) if p == "/a" and time.time() < outage_until else (200, {}))
+    await server.start()
+    common: dict[str, Any] = {
+        "channel": "webhook",
+        "allow_private": True,
+        "secret_env": ["T_SECRET_OLD", "T_SECRET_NEW"],
+    }
+    config = config_with(
+        [{"name": "a", "url": server.url("/a"), **common}, {"name": "b", "url": server.url("/b"), **common}],
+        retry_delays_seconds=[1.0, 2.0, 3.0, 4.0],
+        breaker_failures=5,
+        breaker_cooldown_seconds=0.5,
+    )
+    assert settings.kafka_bootstrap
+    assert settings.database_url
+    dsn = schema_dsn(settings.database_url.get_secret_value())
+    alerts = [make_alert([("a", "webhook"), ("b", "webhook")]) for _ in range(30)]
+    try:
+        async with Running(service_for("webhook", config, settings, dsn)) as service:
+            outage_until = time.time() + 5.0
+            publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, alerts)
+            assert await wait_for(lambda: len(server.on("/b")) >= 30, 20)
+            assert time.time() < outage_until, "B must be served while A is still down"
+            # While A is down the tasks wait in paused retry partitions: no hot loop.
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            await wait_for(lambda: time.time() >= outage_until, 10)
+            cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+            assert await wait_for(lambda: len({h.headers["webhook-id"] for h in _ok(server, "/a")}) >= 30, 30)
+            await wait_for(lambda: False, 1.5)  # would-be duplicates arrive here
+            stats = service.stats
+    finally:
+        await server.stop()
+
+    assert cpu < 0.25, f"consumer busy while waiting: {cpu:.0%} of a core"
+    b_ids = [h.headers["webhook-id"] for h in server.on("/b")]
+    assert len(b_ids) == 30
+    assert len(set(b_ids)) == 30
+    ok_ids = [h.headers["webhook-id"] for h in _ok(server, "/a")]
+    assert sorted(ok_ids) == sorted(set(ok_ids)), "each alert delivered to A exactly once"
+    assert len(ok_ids) == 30
+    assert set(ok_ids) == {f"msg_{_digest(a['alert_id'], 'a')}" for a in alerts}
+    failed = [h for h in server.on("/a") if h.at < outage_until]
+    assert failed, "A was down for a while"
+    for hit in server.hits:
+        assert verify_standard_webhook(SECRET_OLD, hit.headers, hit.body)
+        assert verify_standard_webhook(SECRET_NEW, hit.headers, hit.body)
+        assert abs(int(hit.headers["webhook-timestamp"]) - hit.at) <= 2, "timestamp is taken at each attempt"
+    by_id: dict[str, list[int]] = {}
+    for hit in server.on("/a"):
+        by_id.setdefault(hit.headers["webhook-id"], []).append(int(hit.headers["webhook-timestamp"]))
+    retried = [ts for ts in by_id.values() if len(ts) > 1]
+    assert retried, "some deliveries needed several attempts"
+    assert any(ts[-1] > ts[0] for ts in retried), "later attempts carry later timestamps"
+    assert stats.sent == 60
+    assert stats.dead_lettered == 0
+
+
+def _ok(server: Receiver, path: str) -> list[Any]:
+    return [h for h in server.on(path) if h.status == 200]
+
+
+def _digest(alert_id: str, receiver: str) -> str:
+    from consumers.model import delivery_id
+
+    return delivery_id(alert_id, "webhook", receiver)[4:]
+
+
+async def test_undecodable_alert_goes_to_the_dlq_and_the_partition_moves_on(settings: Settings) -> None:
+    from confluent_kafka import Producer
+
+    from alertstream.kafka_clients import producer_config
+    from consumers.dlq import read_dlq
+
+    server = Receiver()
+    await server.start()
+    assert settings.kafka_bootstrap is not None
+    assert settings.database_url is not None
+    dsn = schema_dsn(settings.database_url.get_secret_value())
+    config = config_with([{"name": "a", "channel": "webhook", "url": server.url("/a"), "allow_private": True}])
+    good = make_alert([("a", "webhook")], fingerprint="same-key")
+    producer = Producer(producer_config(settings.kafka_bootstrap))
+    producer.produce(settings.topics.alerts, key=b"same-key", value=b"\xc3\x01garbage")
+    assert producer.flush(10) == 0
+    publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [good])
+    try:
+        async with Running(service_for("webhook", config, settings, dsn)) as service:
+            assert await wait_for(lambda: service.stats.sent == 1, 20)
+    finally:
+        await server.stop()
+    assert len(server.hits) == 1
+    (entry,) = list(read_dlq(settings.kafka_bootstrap, settings.topics, "webhook"))
+    assert entry.reason == "undecodable"
+    assert entry.task is None
+    assert entry.raw == b"\xc3\x01garbage"
+    assert entry.headers["error"] == "truncated"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from consumers.receivers import ReceiverBook
+from schemas.config import load_config, parse_config
+from schemas.errors import ConfigError, PermanentDeliveryError
+
+
+def parse(receivers: list[dict[str, Any]]) -> Any:
+    return parse_config({"receivers": receivers}, "f.yaml")
+
+
+def test_example_config_has_a_receiver_per_channel() -> None:
+    config = load_config(None)
+    assert {r.channel for r in config.receivers} == {"webhook", "slack", "pagerduty", "email"}
+
+
+@pytest.mark.parametrize(
+    ("receiver", "problem"),
+    [
+        ({"name": "w", "channel": "webhook"}, "needs url or url_env"),
+        ({"name": "w", "channel": "webhook", "url": "ftp://x"}, "http:// or https://"),
+        ({"name": "p", "channel": "pagerduty"}, "needs routing_key_env"),
+        ({"name": "e", "channel": "email", "to": ["a@b.com"]}, "needs smtp, from and to"),
+        ({"name": "e", "channel": "email", "url": "https://x", "to": ["a@b.com"]}, "url not used by an email"),
+        ({"name": "s", "channel": "slack", "url": "https://x", "to": ["a@b.com"]}, "to not used by a slack"),
+        ({"name": "s", "channel": "slack", "url": "https://x", "secret_env": ["S"]}, "for webhook receivers"),
+        ({"name": "w", "channel": "webhook", "url": "https://x", "secret": "whsec_abc"}, "Extra inputs"),
+    ],
+)
+def test_invalid_receivers_name_the_path_and_problem(receiver: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse([receiver])
+    assert "f.yaml: receivers[0]" in str(err.value)
+    assert problem in str(err.value)
+
+
+def test_missing_secret_makes_only_that_receiver_unusable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOD_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    monkeypatch.delenv("MISSING_SECRET", raising=False)
+    config = parse(
+        [
+            {"name": "good", "channel": "webhook", "url": "https://x.example", "secret_env": ["GOOD_SECRET"]},
+            {"name": "bad", "channel": "webhook", "url": "https://y.example", "secret_env": ["MISSING_SECRET"]},
+        ]
+    )
+    book = ReceiverBook(config.receivers, "webhook")
+    good = book.get("good")
+    assert len(good.signing) == 1
+    assert "MfKQ" not in repr(good)
+    with pytest.raises(PermanentDeliveryError) as err:
+        book.get("bad")
+    assert err.value.reason == "missing_secret"
+    with pytest.raises(PermanentDeliveryError) as err:
+        book.get("nobody")
+    assert err.value.reason == "unknown_receiver"
+
+
+def test_slack_url_from_env_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_URL", "https://hooks.slack.com/services/T000/B000/XXXXSECRET")
+    config = parse([{"name": "s", "channel": "slack", "url_env": "SLACK_URL"}])
+    r = ReceiverBook(config.receivers, "slack").get("s")
+    assert r.url is not None
+    assert r.url.reveal().endswith("XXXXSECRET")
+    assert "XXXXSECRET" not in repr(r)
+    assert "XXXXSECRET" not in str(r.url)
