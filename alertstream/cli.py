@@ -119,6 +119,33 @@ def config_validate(file: Annotated[Path, typer.Argument(help="the YAML config f
     typer.echo(f"{file}: ok (version {config.version}, {len(config.rules)} rules, {len(config.receivers)} receivers)")
 
 
+@config_app.command("publish")
+def config_publish(file: Annotated[Path, typer.Argument(help="the YAML config file")]) -> None:
+    """Publish a config to the running workers (the compacted config topic); its version must be newer."""
+    import yaml
+
+    from streams.config_feed import ConfigFeed, publish_config
+
+    settings = _settings()
+    config = _load_config_or_exit(str(file))
+    bootstrap = settings.require_bootstrap()
+    feed = ConfigFeed(bootstrap, settings.topics.config)
+    feed.start()
+    try:
+        if not feed.wait_caught_up(30):
+            typer.echo(f"could not read {settings.topics.config} to its end in 30 s", err=True)
+            raise typer.Exit(1)
+        in_force = feed.version
+    finally:
+        feed.stop()
+    try:
+        publish_config(bootstrap, settings.topics.config, yaml.safe_load(file.read_text("utf-8")), in_force=in_force)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: published version {config.version} (was {in_force if in_force is not None else 'none'})")
+
+
 @schemas_app.command("check")
 def schemas_check() -> None:
     """Check FULL_TRANSITIVE compatibility of the current schemas with every kept version."""

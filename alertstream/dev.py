@@ -12,7 +12,9 @@ PR_SET_PDEATHSIG, so even a SIGKILL of this process leaves nothing behind.
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,11 +30,13 @@ from confluent_kafka import Consumer
 
 from alertstream.background import BackgroundLoop
 from alertstream.demo import DemoProducer
+from alertstream.demo_sink import DemoSink
 from alertstream.kafka_clients import consumer_config
 from alertstream.local_stack import LocalStack, die_with_parent
 from alertstream.settings import Settings
 from alertstream.topic_admin import contract_names, create_topics
-from schemas.config import load_config
+from consumers.signing import SECRET_PREFIX, SigningSecret
+from schemas.config import AlertstreamConfig, load_config
 from schemas.topics import CHANNELS
 
 STATUS_EVERY = 5.0
@@ -111,6 +115,11 @@ def run_dev(settings: Settings, available: set[str]) -> int:
         print(f"[dev] topics    {len(result.created)} created, {len(result.existing)} existed", flush=True)
         env = dict(os.environ)
         env.update(ALERTSTREAM_KAFKA_BOOTSTRAP=info.bootstrap, ALERTSTREAM_DATABASE_URL=info.database_url)
+        sink = DemoSink([])
+        env.update(demo_receiver_env(config, env, sink.slack_url))
+        sink.secrets = [SigningSecret.parse(env[n]) for r in config.receivers for n in r.secret_env if n in env]
+        sink.start()
+        print(f"[dev] demo sink http://{sink.host}:{sink.http_port} smtp {sink.host}:{sink.smtp_port}", flush=True)
         for child in children:
             _start(child, env)
         demo = DemoProducer(info.bootstrap, settings.topics)
@@ -123,12 +132,34 @@ def run_dev(settings: Settings, available: set[str]) -> int:
         try:
             while not stop.wait(STATUS_EVERY):
                 _print_status(children, demo, tap, settings)
+                print(f"  {'demo-sink':<18} {sink.summary()}", flush=True)
         finally:
             demo.stop()
             _stop_children(children)
             tap.stop()
+            sink.stop()
     print("[dev] stopped cleanly", flush=True)
     return 0
+
+
+def demo_receiver_env(config: AlertstreamConfig, env: dict[str, str], slack_url: str) -> dict[str, str]:
+    """Values for the receivers' secret variables that the environment does not set.
+
+    The example config's receivers read their secrets from the environment; for dev they get a
+    fresh signing secret (shared with the demo sink, which checks it), the sink's Slack URL and a
+    placeholder PagerDuty routing key. Variables already set are left alone, so dev can also be
+    pointed at real receivers.
+    """
+    out: dict[str, str] = {}
+    for receiver in config.receivers:
+        for name in receiver.secret_env:
+            if not env.get(name):
+                out[name] = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+        if receiver.url_env and not env.get(receiver.url_env) and receiver.channel == "slack":
+            out[receiver.url_env] = slack_url
+        if receiver.routing_key_env and not env.get(receiver.routing_key_env):
+            out[receiver.routing_key_env] = "dev-routing-key"
+    return out
 
 
 def _redact(url: str) -> str:

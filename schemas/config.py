@@ -12,6 +12,7 @@ module composes them with the topic settings every process shares.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from schemas.errors import ConfigError
 from schemas.receivers_config import DeliverySection, Receiver
-from schemas.rules_config import RouteNode, Rule
+from schemas.rules_config import RateLimitSection, RouteNode, Rule
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
 
@@ -52,6 +53,7 @@ class AlertstreamConfig(Strict):
     topics: TopicsSection = Field(default_factory=TopicsSection)
     rules: list[Rule] = Field(default_factory=list)
     routes: RouteNode | None = None
+    rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
     receivers: list[Receiver] = Field(default_factory=list)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
 
@@ -68,6 +70,34 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def route_problems(root: RouteNode | None, receiver_names: Collection[str]) -> list[tuple[str, str]]:
+    """Every route that names a receiver the config does not define, as (path, problem)."""
+    problems: list[tuple[str, str]] = []
+
+    def walk(node: RouteNode, path: str) -> None:
+        if node.receiver is not None and node.receiver not in receiver_names:
+            problems.append((f"{path}.receiver", f"unknown receiver {node.receiver!r}"))
+        for i, child in enumerate(node.routes):
+            walk(child, f"{path}.routes[{i}]")
+
+    if root is not None:
+        walk(root, "routes")
+    return problems
+
+
+def cross_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:
+    """Problems no single section can see: names that must be unique, routes naming receivers."""
+    problems: list[tuple[str, str]] = []
+    for section, names in (("rules", [r.id for r in config.rules]), ("receivers", [r.name for r in config.receivers])):
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                field = "id" if section == "rules" else "name"
+                problems.append((f"{section}[{i}].{field}", f"duplicate {field} {name!r}"))
+            seen.add(name)
+    return problems + route_problems(config.routes, {r.name for r in config.receivers})
+
+
 def parse_config(data: Any, source: str) -> AlertstreamConfig:
     """Validate already-parsed YAML/JSON data; ``source`` is used in error messages."""
     if data is None:
@@ -75,10 +105,14 @@ def parse_config(data: Any, source: str) -> AlertstreamConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, [("", f"expected a mapping at the top level, got {type(data).__name__}")])
     try:
-        return AlertstreamConfig.model_validate(data)
+        config = AlertstreamConfig.model_validate(data)
     except PydanticValidationError as exc:
         problems = [(_path(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
         raise ConfigError(source, problems) from None
+    problems = cross_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
 
 
 def load_config(path: str | Path | None = None) -> AlertstreamConfig:

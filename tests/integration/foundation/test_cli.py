@@ -1,7 +1,8 @@
-"""`alertstream topics create` and `alertstream config validate` as a user runs them."""
+"""`alertstream topics create`, `config validate` and `config publish` as a user runs them."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from alertstream.local_stack import StackInfo
+from tests.kafka_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +64,26 @@ def test_process_without_broker_says_what_to_set() -> None:
     )
     assert done.returncode == 1
     assert "ALERTSTREAM_KAFKA_BOOTSTRAP is not set" in done.stderr
+
+
+def test_config_publish_only_moves_versions_forward(stack: StackInfo, topic_prefix: str, tmp_path: Path) -> None:
+    env = {"ALERTSTREAM_KAFKA_BOOTSTRAP": stack.bootstrap, "ALERTSTREAM_TOPIC_PREFIX": topic_prefix}
+    assert _run("topics", "create", env=env).returncode == 0
+
+    def config(version: int) -> Path:
+        f = tmp_path / f"v{version}.yaml"
+        f.write_text(f"version: {version}\nrules:\n  - {{id: cpu, metric: cpu_percent, warning: {60 + version}}}\n")
+        return f
+
+    first = _run("config", "publish", str(config(2)), env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"{config(2)}: published version 2 (was none)"
+    for stale in (1, 2):
+        refused = _run("config", "publish", str(config(stale)), env=env)
+        assert refused.returncode == 1
+        assert f"version: {stale} is not newer than version 2 in force: bump it to publish" in refused.stderr
+    newer = _run("config", "publish", str(config(3)), env=env)
+    assert newer.stdout.strip() == f"{config(3)}: published version 3 (was 2)"
+    # what is on the topic: exactly the two accepted documents, in order
+    docs = read_topic(stack.bootstrap, f"{topic_prefix}alertstream.config", 2)
+    assert [json.loads(m.value)["version"] for m in docs] == [2, 3]

@@ -1,4 +1,4 @@
-"""`alertstream dev` starts the stack, shows events flowing, and Ctrl-C leaves no process behind."""
+"""`alertstream dev` runs the pipeline end to end into the demo sink, and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_dev_runs_and_ctrl_c_stops_everything() -> None:
     lines: list[str] = []
     descendants: set[int] = set()
     metric_count = 0
-    deadline = time.monotonic() + 90
+    delivered: dict[str, int] = {}
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
@@ -40,13 +41,22 @@ def test_dev_runs_and_ctrl_c_stops_everything() -> None:
         found = re.search(r"events\.metric=(\d+)", line)
         if found:
             metric_count = int(found.group(1))
-            if metric_count > 0 and len([x for x in lines if "events.metric=" in x]) >= 2:
+        sink = re.search(r"demo-sink\s+webhook=(\d+) \(\+(\d+) refused.*slack=(\d+) pagerduty=(\d+) email=(\d+)", line)
+        if sink:
+            names = ("webhook", "refused", "slack", "pagerduty", "email")
+            delivered = dict(zip(names, map(int, sink.groups()), strict=True))
+            if all(delivered[ch] > 0 for ch in ("webhook", "slack", "pagerduty", "email")):
                 break
     output = "".join(lines)
     assert metric_count > 0, output
     assert "[dev] ready:" in output
     assert re.search(r"\[dev\] broker\s+\w", output)
     assert descendants, "dev started no child processes"
+    # alerts went all the way: worker -> every channel's deliver group -> the demo sink, and the
+    # sink's own signature check accepted every webhook
+    assert delivered, output
+    assert all(delivered[ch] > 0 for ch in ("webhook", "slack", "pagerduty", "email")), output
+    assert delivered["refused"] == 0, output
 
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
     rest, _ = proc.communicate(timeout=60)

@@ -63,3 +63,27 @@ def test_topic_plan_from_config() -> None:
     assert expected_channel_topics <= set(by_name)
     assert not any(".retry.3" in n for n in by_name)
     assert len(by_name) == 6 + len(expected_channel_topics)
+
+
+def test_cross_section_problems_all_reported_with_paths(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "rules:\n"
+        "  - {id: cpu, metric: cpu_percent, warning: 70}\n"
+        "  - {id: cpu, metric: memory_percent, warning: 70}\n"
+        "routes:\n"
+        "  receiver: hook\n"
+        "  routes:\n"
+        "    - {receiver: ghost}\n"
+        "receivers:\n"
+        "  - {name: hook, channel: webhook, url: 'https://example.com/h'}\n"
+        "  - {name: hook, channel: webhook, url: 'https://example.com/i'}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert err.value.problems == [
+        ("rules[1].id", "duplicate id 'cpu'"),
+        ("receivers[1].name", "duplicate name 'hook'"),
+        ("routes.routes[0].receiver", "unknown receiver 'ghost'"),
+    ]
+    assert f"{f}: routes.routes[0].receiver: unknown receiver 'ghost'" in str(err.value)
