@@ -86,7 +86,11 @@ def deliver(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        stats = await service.run(stop)
+        try:
+            stats = await service.run(stop)
+        except ConfigError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
         log.info(
             "deliver %s stopped: sent=%d retried=%d dead_lettered=%d duplicates=%d",
             channel,

@@ -46,7 +46,7 @@ from consumers.model import Task, tasks_for
 from consumers.retry_tiers import Schedule, next_step, schedule_from
 from schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
 from schemas.config import AlertstreamConfig
-from schemas.errors import CodecError, DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from schemas.errors import CodecError, ConfigError, DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from schemas.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -205,10 +205,27 @@ class DeliveryService:
                 consumer.commit(offsets=commits, asynchronous=False)
         log.info("%s: revoked %d partitions", self.group, len(partitions))
 
+    async def _check_topics(self) -> None:
+        """Refuse to start when a retry tier or the DLQ topic is missing (e.g. a tier added to the
+        config without re-running ``topics create``): a task sent there could never be delivered."""
+        probe = Consumer(consumer_config(self.bootstrap, self.group))  # metadata only: joins no group
+        try:
+            meta = await self._kafka(probe.list_topics, timeout=10)
+        finally:
+            probe.close()
+        needed = [*self._tier_of, self.topics.dlq(self.channel)]
+        missing = [t for t in needed if t not in meta.topics or meta.topics[t].error is not None]
+        if missing:
+            raise ConfigError(
+                "topics",
+                [(t, "topic does not exist: run `alertstream topics create` with this config") for t in missing],
+            )
+
     # -- the loop -----------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> Stats:
         self._loop = asyncio.get_running_loop()
+        await self._check_topics()
         await self.ledger.open()
         self._producer = Producer(producer_config(self.bootstrap, **{"linger.ms": 2}))
         poller = threading.Thread(target=self._producer_poll, name=f"producer-{self.channel}", daemon=True)
@@ -527,6 +544,8 @@ class DeliveryService:
                     (HEADER_ATTEMPT, str(task["attempt"]).encode()),
                     (HEADER_NOT_BEFORE, str(step.not_before_ms).encode()),
                     (HEADER_REASON, error.reason.encode()),
+                    # a replayed task keeps its pass through a 410-disabled receiver on later tiers
+                    *([(HEADER_REPLAYED, b"1")] if replayed else []),
                 ],
             )
             self.stats.retried += 1

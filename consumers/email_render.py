@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from string import Template
 from typing import Any
 
@@ -84,7 +84,8 @@ def render_email(
     msg["To"] = ", ".join(to)
     msg["Subject"] = subject
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(idstring=delivery_id[-16:], domain=sender.rsplit("@", 1)[1])
+    # Stable across retries (derived from the delivery id), so a mail system can drop a re-send.
+    msg["Message-ID"] = f"<{header_safe(delivery_id, 100)}@{header_safe(sender.rsplit('@', 1)[1], 253)}>"
     msg["X-Alertstream-Delivery-Id"] = header_safe(delivery_id, 100)
     msg["X-Alertstream-Fingerprint"] = header_safe(alert["fingerprint"], 128)
     msg.set_content(body, subtype="plain", charset="utf-8")

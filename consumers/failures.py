@@ -25,7 +25,7 @@ REASONS = (
     "smtp_transient",
     "circuit_open",
     "receiver_busy",
-    "shutdown",
+    "internal",  # an unexpected exception in a channel: retried, so a bug cannot silently drop an alert
     # permanent
     "http_4xx",
     "http_3xx",
@@ -39,7 +39,6 @@ REASONS = (
     "missing_secret",
     "payload_too_large",
     "undecodable",
-    "internal",
 )
 
 

@@ -9,7 +9,9 @@ Task = dict[str, Any]
 
 
 def delivery_id(alert_id: str, channel: str, receiver: str) -> str:
-    """Stable id of (alert, destination): the webhook-id, PagerDuty dedup context and ledger key."""
+    """Stable id of (alert, destination): the webhook-id, the ledger key, the e-mail Message-ID and
+    ``custom_details.delivery_id`` at PagerDuty (whose ``dedup_key`` is the fingerprint, so that a
+    trigger and its resolve meet)."""
     digest = hashlib.sha256(f"{alert_id}\x1f{channel}\x1f{receiver}".encode()).hexdigest()
     return f"msg_{digest[:32]}"
 

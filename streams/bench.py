@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 
+from alertstream.bench import produce_batch
 from alertstream.kafka_clients import consumer_config, producer_config
 from alertstream.topic_admin import create_topics
 from schemas import codec as c
@@ -64,18 +65,6 @@ def bench_config(path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
 
 
-def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer(producer_config(bootstrap))
-    for key, value in messages:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -90,7 +79,7 @@ def run_evaluator_bench(
     topics = TopicNames(f"evb{uuid.uuid4().hex[:6]}.")
     create_topics(bootstrap, load_config(None), topics)
     backlog = encoded_metric_events(events)
-    _produce(bootstrap, topics.events_metric, backlog)
+    produce_batch(bootstrap, topics.events_metric, backlog)
     ceiling = passthrough_ceiling(bootstrap, topics.events_metric, topics.name("bench.passthrough"), events)
 
     port = _free_port()

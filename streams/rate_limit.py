@@ -25,7 +25,11 @@ class Admission:
 class RateLimiter:
     """``counts`` maps ``"tenant|severity|window_start"`` to a count; any mutable mapping works.
 
-    The worker passes a changelog-backed table so limits survive restarts; tests pass a dict.
+    The worker keeps the counts in process memory (a dict): events are partitioned by
+    tenant + source, so no single partition sees all of a tenant's alerts and a partitioned table
+    could not hold an exact per-tenant count. With N workers a tenant can get up to N x the limit,
+    and a restart forgets at most one window. An exact limit needs the firing notifications
+    repartitioned by tenant (an internal topic keyed by tenant, one owner per tenant) — not built.
     """
 
     def __init__(self, config: RateLimitSection, counts: MutableMapping[str, int] | None = None) -> None:

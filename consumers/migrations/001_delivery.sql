@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_fingerprint_idx ON alerts (fingerprint, last_seen DESC);
 CREATE INDEX IF NOT EXISTS alerts_tenant_idx ON alerts (tenant, last_seen DESC);
 
--- Every delivery attempt's outcome (sent, retrying, dead_lettered, duplicate, disabled).
+-- Every delivery attempt's outcome (sent, retrying, dead_lettered, duplicate).
 CREATE TABLE IF NOT EXISTS delivery_outcomes (
     delivery_id      text NOT NULL,
     attempt          integer NOT NULL,

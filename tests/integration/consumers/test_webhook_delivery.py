@@ -24,15 +24,16 @@ pytestmark = pytest.mark.integration
 
 SECRET_OLD = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRET_NEW = "whsec_dGhpcyBpcyB0aGUgbmV3IHNlY3JldCBrZXkh"
+OUTAGE_S = 60.0
 
 
 async def test_outage_then_recovery_delivers_each_exactly_once_and_signed(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Receiver A answers 500 for 5 s (the acceptance's 60 s, shortened with the tier delays), then
-    200: every alert reaches A exactly once after recovery; receiver B is unaffected meanwhile;
-    every attempt is signed with both rotation secrets, same webhook-id, fresh timestamp; the
-    process is near idle while the tasks wait in the retry tiers."""
+    """Receiver A answers 500 for 60 s, then 200: every alert reaches A exactly once after
+    recovery; receiver B is unaffected meanwhile; every attempt is signed with both rotation
+    secrets, same webhook-id, fresh timestamp; the process is near idle while the tasks wait in
+    the retry tiers."""
     monkeypatch.setenv("T_SECRET_OLD", SECRET_OLD)
     monkeypatch.setenv("T_SECRET_NEW", SECRET_NEW)
     outage_until = time.time() + 1e9
@@ -45,7 +46,7 @@ async def test_outage_then_recovery_delivers_each_exactly_once_and_signed(
     }
     config = config_with(
         [{"name": "a", "url": server.url("/a"), **common}, {"name": "b", "url": server.url("/b"), **common}],
-        retry_delays_seconds=[1.0, 2.0, 3.0, 4.0],
+        retry_delays_seconds=[5.0, 10.0, 20.0, 45.0],  # 80 s in all, >= 64 s with jitter: outlasts the outage
         breaker_failures=5,
         breaker_cooldown_seconds=0.5,
     )
@@ -55,15 +56,15 @@ async def test_outage_then_recovery_delivers_each_exactly_once_and_signed(
     alerts = [make_alert([("a", "webhook"), ("b", "webhook")]) for _ in range(30)]
     try:
         async with Running(service_for("webhook", config, settings, dsn)) as service:
-            outage_until = time.time() + 5.0
+            outage_until = time.time() + OUTAGE_S
             publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, alerts)
             assert await wait_for(lambda: len(server.on("/b")) >= 30, 20)
             assert time.time() < outage_until, "B must be served while A is still down"
             # While A is down the tasks wait in paused retry partitions: no hot loop.
             cpu0, wall0 = time.process_time(), time.monotonic()
-            await wait_for(lambda: time.time() >= outage_until, 10)
+            await wait_for(lambda: time.time() >= outage_until, OUTAGE_S + 5)
             cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
-            assert await wait_for(lambda: len({h.headers["webhook-id"] for h in _ok(server, "/a")}) >= 30, 30)
+            assert await wait_for(lambda: len({h.headers["webhook-id"] for h in _ok(server, "/a")}) >= 30, 60)
             await wait_for(lambda: False, 1.5)  # would-be duplicates arrive here
             stats = service.stats
     finally:
@@ -131,3 +132,23 @@ async def test_undecodable_alert_goes_to_the_dlq_and_the_partition_moves_on(sett
     assert entry.task is None
     assert entry.raw == b"\xc3\x01garbage"
     assert entry.headers["error"] == "truncated"
+
+
+async def test_a_retry_tier_without_its_topic_refuses_to_start(settings: Settings) -> None:
+    """A fifth tier added to the config without `topics create`: the process says which topic is
+    missing instead of starting and failing later with tasks that have nowhere to go."""
+    import asyncio
+
+    from schemas.errors import ConfigError
+
+    config = config_with(
+        [{"name": "a", "channel": "webhook", "url": "https://example.com/h"}],
+        retry_delays_seconds=[1.0, 2.0, 3.0, 4.0, 5.0],
+    )
+    assert settings.database_url
+    service = service_for("webhook", config, settings, schema_dsn(settings.database_url.get_secret_value()))
+    with pytest.raises(ConfigError) as err:
+        await service.run(asyncio.Event())
+    assert err.value.problems == [
+        (settings.topics.retry("webhook", 5), "topic does not exist: run `alertstream topics create` with this config")
+    ]

@@ -84,3 +84,12 @@ def test_rendered_message_has_exactly_the_expected_headers() -> None:
     assert str(parsed["To"]) == "ops@example.com"
     assert "\n" not in str(parsed["Subject"])
     assert str(parsed["Subject"]).startswith("[critical] x Bcc: evil@evil.com = ?utf-8?q?")
+
+
+def test_message_id_is_the_same_on_every_attempt_of_a_delivery() -> None:
+    def render(delivery_id: str) -> str:
+        msg = render_email(alert(), "alerts@example.com", ["ops@example.com"], "$summary", "$summary", delivery_id)
+        return str(msg["Message-ID"])
+
+    assert render("dlv_0123abcd") == render("dlv_0123abcd") == "<dlv_0123abcd@example.com>"
+    assert render("dlv_other") != render("dlv_0123abcd")

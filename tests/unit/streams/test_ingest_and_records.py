@@ -84,7 +84,7 @@ def test_alert_records_are_valid_avro_with_version_routes_and_sanitised_fields()
     assert decoded["value"] == 99.5
     assert decoded["occurrence_count"] == 2
     assert decoded["event_ids"] == ["e1", "e2"]
-    assert {r["channel"] for r in decoded["routes"]} == {"webhook", "pagerduty", "slack"}
+    assert {r["channel"] for r in decoded["routes"]} == {"webhook", "pagerduty", "email", "slack"}
     assert "jane@example.com" not in decoded["summary"]
     assert "jane@example.com" not in decoded["details"]
     assert decoded["emitted_at"] == NOW
