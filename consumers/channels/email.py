@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 import aiosmtplib
 
 from consumers.email_render import RecipientError, render_email
 from consumers.model import Task
 from consumers.receivers import ReceiverBook
 from schemas.errors import PermanentDeliveryError, RetryableDeliveryError
+
+log = logging.getLogger(__name__)
 
 
 class EmailChannel:
@@ -26,18 +31,26 @@ class EmailChannel:
         except RecipientError as exc:
             raise PermanentDeliveryError("bad_recipient", str(exc)) from None
         smtp = cfg.smtp
+        client = aiosmtplib.SMTP(
+            hostname=smtp.host,
+            port=smtp.port,
+            use_tls=smtp.tls,
+            start_tls=smtp.starttls,
+            timeout=smtp.timeout_seconds,
+            cert_bundle=smtp.ca_file,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=smtp.host,
-                port=smtp.port,
-                use_tls=smtp.tls,
-                start_tls=smtp.starttls,
-                username=smtp.username,
-                password=receiver.smtp_password.reveal() if receiver.smtp_password else None,
-                timeout=smtp.timeout_seconds,
-                cert_bundle=smtp.ca_file,
-            )
+            try:
+                await client.connect()
+                if smtp.username:
+                    password = receiver.smtp_password.reveal() if receiver.smtp_password else ""
+                    await client.login(smtp.username, password)
+                refused, _ = await client.send_message(message)
+            finally:
+                await _hang_up(client)
+            if refused:
+                # Some recipients took it: retrying would mail them again, so this counts as sent.
+                log.warning("%s: %d of %d recipients refused", cfg.name, len(refused), len(cfg.to))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentDeliveryError("bad_recipient", f"{len(exc.recipients)} recipients refused") from None
         except aiosmtplib.SMTPResponseException as exc:
@@ -52,3 +65,12 @@ class EmailChannel:
 
     async def aclose(self) -> None:
         return None
+
+
+async def _hang_up(client: aiosmtplib.SMTP) -> None:
+    """QUIT (also after an error), so the server closes its side and a TLS session ends cleanly
+    instead of leaving the socket to the garbage collector; then close whatever is left."""
+    if client.is_connected:
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()
+    client.close()
