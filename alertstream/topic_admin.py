@@ -18,7 +18,7 @@ from schemas import topics as t
 from schemas.config import AlertstreamConfig, TopicSpec
 from schemas.topics import CHANNELS, TopicNames
 
-_COMPACTED = {t.CONFIG}
+_COMPACTED = {t.CONFIG, t.RATE_LIMITS}
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class TopicPlan:
 
 def contract_names(config: AlertstreamConfig) -> list[str]:
     """Every topic the pipeline uses, by contract name (without the prefix)."""
-    names = [t.EVENTS_METRIC, t.EVENTS_DRIFT, t.EVENTS_INVALID, t.ALERTS, t.CONFIG, t.DELIVERIES]
+    names = [t.EVENTS_METRIC, t.EVENTS_DRIFT, t.EVENTS_INVALID, t.ALERTS, t.CONFIG, t.RATE_LIMITS, t.DELIVERIES]
     tiers = len(config.delivery.retry_delays_seconds)
     for channel in CHANNELS:
         names += [f"alerts.{channel}.retry.{n}" for n in range(1, tiers + 1)]

@@ -15,6 +15,8 @@ EVENTS_INVALID = "events.invalid"
 ALERTS = "alerts"
 #: Compacted: the latest config (rules, routes, receivers) every worker reads as a global table.
 CONFIG = "alertstream.config"
+#: Compacted: rate-limit counts per input partition and window, shared by every worker.
+RATE_LIMITS = "alertstream.ratelimits"
 #: Append-only: every delivery outcome, for the PostgreSQL sink and audit.
 DELIVERIES = "alerts.deliveries"
 
@@ -47,6 +49,10 @@ class TopicNames:
     @property
     def config(self) -> str:
         return self.name(CONFIG)
+
+    @property
+    def rate_limits(self) -> str:
+        return self.name(RATE_LIMITS)
 
     @property
     def deliveries(self) -> str:

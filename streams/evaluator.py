@@ -23,7 +23,7 @@ from schemas.config import AlertstreamConfig
 from schemas.events import DriftEvent, MetricEvent
 from schemas.rules_config import RateLimitSection
 from streams.dedup import Decision, EpisodeState, deny, expired, step
-from streams.rate_limit import RateLimiter
+from streams.rate_limit import RateLimiter, WindowCounts
 from streams.routing import Router, check_receivers
 from streams.rules import Observation, RuleSet
 from streams.sanitise import details_json, summary_text
@@ -91,12 +91,16 @@ class Evaluator:
     def __init__(self, compiled: Compiled, clock: Callable[[], float] = time.time) -> None:
         self.compiled = compiled
         self.clock = clock
-        self.limiter = RateLimiter(compiled.limits)
+        #: Rate-limit counts, shared with the other workers through the worker's rate topic.
+        self.counts = WindowCounts()
+        self.limiter = RateLimiter(compiled.limits, self.counts)
+        #: (window key, partition) of counts dropped by the last :meth:`expired_keys`.
+        self.expired_counts: list[tuple[str, int]] = []
 
     def reconfigure(self, compiled: Compiled) -> None:
         """A new config version: new rules, routes and limits apply from the next event on."""
         if compiled.limits != self.compiled.limits:
-            self.limiter = RateLimiter(compiled.limits)
+            self.limiter = RateLimiter(compiled.limits, self.counts)
         self.compiled = compiled
 
     def process(self, events: Sequence[tuple[int, Event]], get: Callable[[str], StoredState | None]) -> BatchResult:
@@ -116,7 +120,7 @@ class Evaluator:
                     before = EpisodeState.from_row(stored[1]) if stored else None
                 after, decision = step(before, obs, now)
                 if decision.action == "fire":
-                    admission = self.limiter.admit(obs.tenant, decision.severity, obs.at)
+                    admission = self.limiter.admit(obs.tenant, decision.severity, obs.at, partition)
                     if not admission.emit:
                         assert after is not None
                         after = deny(before, after)
@@ -170,5 +174,5 @@ class Evaluator:
     def expired_keys(self, items: Sequence[tuple[str, StoredState]]) -> list[tuple[str, int]]:
         """(fingerprint, partition) of states past their expiry, and drop stale rate-limit windows."""
         now = int(self.clock() * 1000)
-        self.limiter.expire(now)
+        self.expired_counts = self.limiter.expire(now)
         return [(fp, int(v[0])) for fp, v in items if expired(EpisodeState.from_row(v[1]), now)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -38,6 +38,7 @@ from streams.batch_consumer import BatchApp
 from streams.config_feed import ConfigFeed
 from streams.evaluator import BatchResult, Compiled, Evaluator, StoredState
 from streams.ingest import Ingest, Invalid
+from streams.topic_follower import TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,17 @@ class WorkerApp:
         self.evaluator = Evaluator(Compiled.from_config(config, "ALERTSTREAM_CONFIG"))
         self.feed = ConfigFeed(bootstrap, topics.config)
         self.feed_generation = 0
+        # Rate-limit counts of every worker (streams.rate_limit): read on the follower's thread,
+        # merged on the event loop between batches.
+        self.rate_inbox: deque[tuple[str, int, int]] = deque()
+        self.rate_follower = TopicFollower(bootstrap, topics.rate_limits, self._on_rate_record, "rate-counts")
+        self.rate_published: set[tuple[str, int]] = set()
         self.source = self.app.topic(
             topics.events_metric, topics.events_drift, key_serializer="raw", value_serializer="raw"
         )
         self.alerts = self.app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
         self.invalid = self.app.topic(topics.events_invalid, key_serializer="raw", value_serializer="raw")
+        self.rate_out = self.app.topic(topics.rate_limits, key_serializer="raw", value_serializer="raw")
         self.state: Any = self.app.tables.add(
             PartitionedTable(
                 self.app,
@@ -135,6 +142,7 @@ class WorkerApp:
         # Table writes and alerts are buffered per batch; Faust's default of 100 pending messages
         # would throttle (and warn) on every batch that touches more keys than that.
         self.app.producer.buffer.max_messages = 20_000
+        self.rate_follower.start()
         self.feed.start()
         if self.publish:
             await asyncio.get_running_loop().run_in_executor(None, self._publish_if_newer)
@@ -170,9 +178,23 @@ class WorkerApp:
         async for _ in stream:  # pragma: no cover - only reached if bulk delivery were disabled
             yield None
 
+    def _on_rate_record(self, key: bytes | None, value: bytes | None, _partition: int, _offset: int) -> None:
+        """Follower thread: ``partition|window key`` -> count; tombstones (expired windows) skipped."""
+        if key is None or value is None:
+            return
+        partition, _, window_key = key.decode().partition("|")
+        self.rate_inbox.append((window_key, int(partition), int(value)))
+
+    def _merge_rate_counts(self) -> None:
+        counts = self.evaluator.counts
+        inbox = self.rate_inbox
+        while inbox:
+            counts.merge(*inbox.popleft())
+
     def handle(self, batch: Sequence[Any]) -> None:
         """One fetch of Faust messages: parse, evaluate, write state once per key, produce."""
         self._maybe_reconfigure()
+        self._merge_rate_counts()
         now = int(time.time() * 1000)
         parsed = []
         sources = []
@@ -238,6 +260,9 @@ class WorkerApp:
             )
             m.ALERTS_EMITTED.labels(severity=record["severity"], status=record["status"]).inc()
             m.EVENT_TO_ALERT.observe(max(0.0, emitted_at - alert.occurred_at / 1000))
+        for (window_key, partition), count in self.evaluator.counts.take_changes().items():
+            self.rate_out.send_soon(key=f"{partition}|{window_key}".encode(), value=str(count).encode())
+            self.rate_published.add((window_key, partition))
 
     def _send_invalid(self, item: Invalid) -> None:
         self.invalid.send_soon(key=item.key, value=item.value, headers=item.headers())
@@ -250,6 +275,10 @@ class WorkerApp:
             self.unsealed.add(partition)
             self.state.write_partition = partition
             del self.state[fp]
+        for window_key, partition in self.evaluator.expired_counts:
+            if (window_key, partition) in self.rate_published:  # a tombstone lets compaction drop it
+                self.rate_published.discard((window_key, partition))
+                self.rate_out.send_soon(key=f"{partition}|{window_key}".encode(), value=None)
 
     async def _seal(self) -> None:
         """End each changelog partition that went quiet after writes with a record of its own.

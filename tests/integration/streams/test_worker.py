@@ -191,6 +191,36 @@ def test_two_workers_in_one_group_produce_the_same_alert_set(
     assert tally(read_alerts(settings, sum(script.expected.values()))) == script.expected
 
 
+def test_two_workers_share_one_rate_limit_per_tenant(
+    settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
+    """A tenant's alerts arise on every partition, so on both workers: the limit is still one.
+    (Counted per worker, 40 firings would let up to 2 x 10 through.)"""
+    rule = {"id": "cpu", "metric": "cpu_percent", "operator": ">", "warning": 70, "critical": 90}
+    limits = {"window_seconds": 3600, "per_tenant": 10}
+    config = write_config(tmp_path / "c.yaml", [rule], rate_limits=limits)
+    a = _start(workers, settings, config)
+    b = _start(workers, settings, config, publish_config=False)
+    warm_up(settings, a, b)
+    time.sleep(3)  # let the group settle after both joined
+    now = int(time.time() * 1000)
+    window = now - now % 3_600_000
+    base_a, base_b = a.consumed(), b.consumed()
+    for i in range(40):  # one new fingerprint each, trickled: each worker sees the other's counts
+        publish(settings, [MetricEvent(f"rl-w{i}", "rl", "cpu_percent", 80.0, f"src-{i}", window + i)])
+        time.sleep(0.3)
+    publish(
+        settings, [MetricEvent(f"rl-c{i}", "rl", "cpu_percent", 95.0, f"crit-{i}", window + 100 + i) for i in range(5)]
+    )
+    alerts = read_alerts(settings, 15, settle=3)
+    assert a.consumed() > base_a
+    assert b.consumed() > base_b
+    got = Counter((x["severity"], x["rate_limited"]) for x in alerts)
+    assert got == {("warning", False): 10, ("critical", True): 5}  # critical: marked, never dropped
+    suppressed = sum(w.metric("alertstream_alerts_suppressed_total", reason="rate_limit") for w in (a, b))
+    assert suppressed == 30
+
+
 def test_config_change_reaches_a_running_worker(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:

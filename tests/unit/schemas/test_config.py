@@ -62,7 +62,8 @@ def test_topic_plan_from_config() -> None:
     expected_channel_topics = {f"p.alerts.{ch}.{s}" for ch in CHANNELS for s in ("retry.1", "retry.2", "dlq")}
     assert expected_channel_topics <= set(by_name)
     assert not any(".retry.3" in n for n in by_name)
-    assert len(by_name) == 6 + len(expected_channel_topics)
+    assert by_name["p.alertstream.ratelimits"].config == {"cleanup.policy": "compact"}
+    assert len(by_name) == 7 + len(expected_channel_topics)
 
 
 def test_cross_section_problems_all_reported_with_paths(tmp_path: Path) -> None:

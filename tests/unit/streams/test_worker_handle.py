@@ -26,8 +26,10 @@ def worker() -> Iterator[tuple[WorkerApp, list[tuple[str, dict[str, Any]]]]]:
     sent: list[tuple[str, dict[str, Any]]] = []
     w.alerts.send_soon = lambda **kw: sent.append(("alert", kw))
     w.invalid.send_soon = lambda **kw: sent.append(("invalid", kw))
+    w.rate_out.send_soon = lambda **kw: sent.append(("rate", kw))
     yield w, sent
-    w.feed._consumer.close()
+    w.feed.stop()
+    w.rate_follower.stop()
 
 
 def _msg(event: MetricEvent | None, partition: int = 2, offset: int = 7, raw: bytes | None = None) -> SimpleNamespace:

@@ -1,0 +1,80 @@
+"""Follow a whole (compacted) topic on a daemon thread: every worker's global view of shared state.
+
+Both pieces of state that every worker must see whole — the live config and the rate-limit counts
+— are compacted topics read from the beginning, all partitions, without a consumer group (like a
+Faust GlobalTable). This is a plain confluent-kafka reader because it must work before the Faust
+app has finished its first rebalance and must never be partitioned across workers.
+
+``on_message(key, value, partition, offset)`` runs on the follower's thread; callers that share
+state with the event loop hand the message over (a deque) rather than mutating loop-owned data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from alertstream.kafka_clients import consumer_config
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[bytes | None, bytes | None, int, int], None]
+
+
+class TopicFollower:
+    def __init__(self, bootstrap: str, topic: str, on_message: OnMessage, name: str) -> None:
+        self.topic = topic
+        self._on_message = on_message
+        self._stop = threading.Event()
+        self._caught_up = threading.Event()
+        self._ends: dict[int, int] = {}
+        group = f"alertstream-{name}-reader-{uuid.uuid4().hex[:8]}"  # never commits; no shared group
+        self._consumer = Consumer(consumer_config(bootstrap, group, **{"enable.partition.eof": False}))
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        meta = self._consumer.list_topics(self.topic, timeout=10)
+        partitions = meta.topics[self.topic].partitions if self.topic in meta.topics else {0: None}
+        self._consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+        for p in partitions:
+            low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)
+            if high > max(low, 0):
+                self._ends[p] = high
+        if not self._ends:
+            self._caught_up.set()
+        self._thread.start()
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        """Block until everything on the topic at :meth:`start` has been read (or ``timeout``)."""
+        return self._caught_up.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._consumer.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            msg = self._consumer.poll(0.2)
+            if msg is None:
+                continue
+            error = msg.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("%s: %s", self.topic, error)
+                continue
+            partition, offset = msg.partition() or 0, msg.offset() or 0
+            try:
+                self._on_message(msg.key(), msg.value(), partition, offset)
+            except Exception:  # a bad record must not end the follower
+                log.exception("%s: record at partition %d offset %d not applied", self.topic, partition, offset)
+            end = self._ends.get(partition)
+            if end is not None and offset + 1 >= end:
+                del self._ends[partition]
+                if not self._ends:
+                    self._caught_up.set()
