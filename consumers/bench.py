@@ -8,7 +8,7 @@ Figures, all against a local HTTP sink running in its own process:
 * ``webhook_deliveries_per_s``: one `deliver webhook` process (in this process) draining a
   backlog of alerts from `alerts` to the sink: decode, ledger check, sign, POST, ledger insert,
   outcome record, offset commit.
-* ``latency_p50_ms`` / ``latency_p99_ms`` at ``latency_rate_per_s`` (500/s by default): alert
+* ``latency_p50_ms`` / ``latency_p99_ms`` at ``latency_offered_per_s`` (500/s by default): alert
   ``emitted_at`` (set when it is produced) to the sink receiving the POST.
 """
 
@@ -220,7 +220,8 @@ def run_delivery_bench(
     topics = TopicNames(f"dbench{uuid.uuid4().hex[:6]}.")
     config = _config(sink.port)
     create_topics(bootstrap, load_config(None), topics)
-    out: dict[str, Any] = {}
+    # The bound of a delivery process is HTTP, not Kafka: ratios are taken against raw aiohttp POSTs.
+    out: dict[str, Any] = {"ceiling": "transport_aiohttp_req_per_s"}
     try:
         out["transport_httpx_req_per_s"] = round(
             asyncio.run(_transport_rate("httpx", sink.port, transport_requests, 100)), 1
@@ -299,7 +300,7 @@ async def _pipeline(
         await asyncio.to_thread(thread.join)
         assert await _wait(lambda: service.stats.sent >= sent_before + total, 60), "paced alerts not delivered"
         latencies = sorted(sink.ask("latencies"))
-        result["latency_rate_per_s"] = rate
+        result["latency_offered_per_s"] = rate
         result["latency_alerts"] = len(latencies)
         result["latency_p50_ms"] = round(latencies[len(latencies) // 2], 2)
         result["latency_p99_ms"] = round(latencies[int(len(latencies) * 0.99) - 1], 2)

@@ -41,3 +41,15 @@ def test_ratios_are_relative_to_the_ceiling() -> None:
     report = BenchReport(machine={}, ceiling={"passthrough_events_per_s": 200.0})
     report.parts["evaluator"] = {"events_per_s": 50.0, "p99_ms": 12.0}
     assert report.ratios() == {"evaluator.events_per_s": 0.25}
+
+
+def test_a_part_can_name_its_own_ceiling_and_offered_rates_are_not_ratios() -> None:
+    report = BenchReport(machine={}, ceiling={"passthrough_events_per_s": 1000.0})
+    report.parts["delivery"] = {
+        "ceiling": "raw_http_per_s",
+        "raw_http_per_s": 400.0,
+        "deliveries_per_s": 100.0,
+        "latency_offered_per_s": 50.0,
+    }
+    report.parts["evaluator"] = {"events_per_s": 100.0}
+    assert report.ratios() == {"delivery.deliveries_per_s": 0.25, "evaluator.events_per_s": 0.1}
