@@ -4,6 +4,9 @@ These machines are shared and noisy, so absolute numbers mean little alone: ever
 reported with the *passthrough ceiling* measured in the same run on the same broker — a plain
 confluent-kafka consumer that reads the same encoded events and produces them unchanged to another
 topic (no decode, no logic). A stage's ratio to that ceiling is the figure to compare across runs.
+A part may name its own ceiling (``"ceiling": "<figure>"``): the evaluator re-measures the
+passthrough on its own backlog just before its worker drains it; delivery uses raw HTTP POSTs to
+the same sink, because its bound is HTTP, not Kafka.
 
 Stages plug in as functions returning a flat dict of figures (``*_per_s`` throughputs, ``*_ms``
 latencies, ``*_mb`` memory): ``streams.bench.run_evaluator_bench`` and
@@ -183,12 +186,10 @@ def run_bench(settings: Settings, parts: list[str], events: int, out_dir: Path) 
 
 
 def format_report(report: BenchReport) -> str:
-    lines = [f"machine: {json.dumps(report.machine)}", "", f"{'figure':<48} {'value':>14}"]
-    for key, value in report.ceiling.items():
-        lines.append(f"{'ceiling.' + key:<48} {value:>14}")
-    for part, figures in report.parts.items():
-        for key, value in figures.items():
-            lines.append(f"{part + '.' + key:<48} {value!s:>14}")
-    for key, ratio in report.ratios().items():
-        lines.append(f"{'ratio ' + key + ' / its ceiling':<48} {ratio:>14.3f}")
+    rows: list[tuple[str, str]] = [("ceiling." + k, str(v)) for k, v in report.ceiling.items()]
+    rows += [(f"{part}.{k}", str(v)) for part, figures in report.parts.items() for k, v in figures.items()]
+    rows += [(f"ratio {k} / its ceiling", f"{r:.3f}") for k, r in report.ratios().items()]
+    width = max(len(name) for name, _ in [("figure", ""), *rows])
+    lines = [f"machine: {json.dumps(report.machine)}", "", f"{'figure':<{width}} {'value':>28}"]
+    lines += [f"{name:<{width}} {value:>28}" for name, value in rows]
     return "\n".join(lines)

@@ -154,6 +154,7 @@ class DeliveryService:
         self._fatal: BaseException | None = None
         self._produce_error: KafkaException | None = None
         self._producer: Producer | None = None
+        self._poller: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._poll_stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,9 +166,10 @@ class DeliveryService:
         return await self._loop.run_in_executor(self._kx, lambda: fn(*args, **kwargs))
 
     def _producer_poll(self) -> None:
-        assert self._producer is not None
+        producer = self._producer
+        assert producer is not None
         while not self._poll_stop.is_set():
-            self._producer.poll(0.05)
+            producer.poll(0.05)
 
     def _produce(
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
@@ -228,8 +230,8 @@ class DeliveryService:
         await self._check_topics()
         await self.ledger.open()
         self._producer = Producer(producer_config(self.bootstrap, **{"linger.ms": 2}))
-        poller = threading.Thread(target=self._producer_poll, name=f"producer-{self.channel}", daemon=True)
-        poller.start()
+        self._poller = threading.Thread(target=self._producer_poll, name=f"producer-{self.channel}", daemon=True)
+        self._poller.start()
         self._consumer = Consumer(
             consumer_config(self.bootstrap, self.group, **{"fetch.wait.max.ms": 10, "enable.partition.eof": False})
         )
@@ -388,6 +390,11 @@ class DeliveryService:
         if self._producer is not None:
             await self._kafka(self._producer.flush, 10)
             self._poll_stop.set()
+            if self._poller is not None:
+                await self._kafka(self._poller.join, 5)
+            # Destroy the librdkafka handle now rather than whenever the GC gets to it, so it does
+            # not outlive this service (and log reconnect failures once the broker is gone).
+            self._producer = None
         await self.impl.aclose()
         await self.ledger.close()
         self._kx.shutdown(wait=False)

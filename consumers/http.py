@@ -1,8 +1,9 @@
 """The HTTP client of every HTTP channel: httpx's API over an aiohttp transport with SSRF pinning.
 
 Why aiohttp underneath: measured on the 2-core dev machine, httpx's default transport topped out
-at a few hundred requests/s under concurrency while aiohttp did thousands (see consumers/bench.py,
-``--transport``), and aiohttp lets us plug in a resolver — which is where the SSRF defence lives:
+at a few hundred requests/s under concurrency while aiohttp did thousands (``alertstream bench``,
+``delivery.transport_*``; docs/benchmarks.md), and aiohttp lets us plug in a resolver — which is
+where the SSRF defence lives:
 
 * the URL's host, if it is an IP in any spelling, is checked before anything else;
 * otherwise :class:`CheckedResolver` resolves it and checks *every* A/AAAA answer; one refused
