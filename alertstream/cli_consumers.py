@@ -52,13 +52,22 @@ def _time(value: str | None) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
+# The arguments several commands share, declared once.
+ChannelArg = Annotated[str, typer.Argument(help="webhook, slack, pagerduty or email", callback=_channel)]
+SinceOpt = Annotated[str | None, typer.Option(help="only tasks dead-lettered at or after this (RFC 3339 or epoch ms)")]
+UntilOpt = Annotated[str | None, typer.Option(help="only tasks dead-lettered at or before this (RFC 3339 or epoch ms)")]
+FingerprintOpt = Annotated[str | None, typer.Option(help="only this alert fingerprint")]
+
+
 @app.command("deliver")
 def deliver(
-    channel: Annotated[str, typer.Argument(help="webhook, slack, pagerduty or email", callback=_channel)],
+    channel: ChannelArg,
 ) -> None:
     """One channel's consumer group: `alerts` + the channel's retry tiers → receivers, DLQ."""
     from alertstream.metrics import serve
     from consumers.deliver import DeliveryService, build_channel
+    from consumers.receiver_feed import ReceiverFeed
+    from consumers.receivers import ReceiverBook
     from schemas.config import load_config
 
     settings = Settings()
@@ -72,13 +81,13 @@ def deliver(
     dsn = _dsn(settings)
     migrate(dsn)  # idempotent: `dev` and fresh deployments need no separate step
     serve(f"deliver-{channel}", settings.metrics_port)
+    bootstrap = settings.require_bootstrap()
+    # Receivers follow live config (`config publish`), like the workers' rules and routes.
+    book = ReceiverBook(config.receivers, channel, config.version)
+    feed = ReceiverFeed(bootstrap, settings.topics.config, book)
+    feed.start()
     service = DeliveryService(
-        channel,
-        build_channel(channel, config),
-        config,
-        settings.require_bootstrap(),
-        dsn,
-        settings.topics,
+        channel, build_channel(channel, config, book=book), config, bootstrap, dsn, settings.topics
     )
 
     async def main() -> None:
@@ -100,7 +109,10 @@ def deliver(
             stats.duplicates,
         )
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        feed.stop()
 
 
 @app.command("store")
@@ -122,10 +134,10 @@ def store() -> None:
 
 @dlq_app.command("list")
 def dlq_list(
-    channel: Annotated[str, typer.Argument(help="webhook, slack, pagerduty or email", callback=_channel)],
-    since: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
-    until: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
-    fingerprint: Annotated[str | None, typer.Option()] = None,
+    channel: ChannelArg,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    fingerprint: FingerprintOpt = None,
 ) -> None:
     """Print the channel's dead-lettered tasks as JSON lines."""
     from consumers.dlq import read_dlq, select
@@ -141,10 +153,10 @@ def dlq_list(
 
 @dlq_app.command("replay")
 def dlq_replay(
-    channel: Annotated[str, typer.Argument(help="webhook, slack, pagerduty or email", callback=_channel)],
-    since: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
-    until: Annotated[str | None, typer.Option(help="RFC 3339 or epoch ms")] = None,
-    fingerprint: Annotated[str | None, typer.Option()] = None,
+    channel: ChannelArg,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    fingerprint: FingerprintOpt = None,
 ) -> None:
     """Put the selected dead-lettered tasks back on retry tier 1 (delivered at most once each)."""
     from consumers.dlq import replay

@@ -43,6 +43,7 @@ from consumers.channels import Channel
 from consumers.failures import from_exception
 from consumers.ledger import Ledger, SentRow
 from consumers.model import Task, tasks_for
+from consumers.receivers import ReceiverBook
 from consumers.retry_tiers import Schedule, next_step, schedule_from
 from schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
 from schemas.config import AlertstreamConfig
@@ -498,6 +499,8 @@ class DeliveryService:
         if probe:
             if error is None or (isinstance(error, PermanentDeliveryError) and error.reason != "gone"):
                 breaker.success()  # the receiver answered; a 4xx is about the task, not its health
+            elif error.reason == "config_behind":
+                breaker.release()  # nothing was sent: this process has not read the receiver's config yet
             else:
                 breaker.failure(time.monotonic())
             BREAKER_STATE.labels(channel=self.channel, receiver=receiver).set(_STATE_VALUE[breaker.state])
@@ -625,16 +628,19 @@ class DeliveryService:
         )
 
 
-def build_channel(channel: str, config: AlertstreamConfig, transport: str = "aiohttp") -> Channel:
-    """The channel implementation for ``channel`` with its receivers' secrets loaded."""
+def build_channel(
+    channel: str, config: AlertstreamConfig, transport: str = "aiohttp", book: ReceiverBook | None = None
+) -> Channel:
+    """The channel implementation for ``channel`` over ``book`` (default: the config's receivers,
+    fixed; ``alertstream deliver`` passes a book that follows live config)."""
     from consumers.channels.email import EmailChannel
     from consumers.channels.pagerduty import PagerDutyChannel
     from consumers.channels.slack import SlackChannel
     from consumers.channels.webhook import WebhookChannel
     from consumers.http import HttpClients
-    from consumers.receivers import ReceiverBook
 
-    book = ReceiverBook(config.receivers, channel)
+    if book is None:
+        book = ReceiverBook(config.receivers, channel, config.version)
     cap = config.delivery.max_retry_after_seconds
     if channel == "webhook":
         return WebhookChannel(book, HttpClients(transport), cap)

@@ -25,6 +25,7 @@ REASONS = (
     "smtp_transient",
     "circuit_open",
     "receiver_busy",
+    "config_behind",  # routed to a receiver from a config version this process has not read yet
     "internal",  # an unexpected exception in a channel: retried, so a bug cannot silently drop an alert
     # permanent
     "http_4xx",

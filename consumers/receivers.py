@@ -7,8 +7,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from consumers.model import Task
 from consumers.signing import SigningSecret
-from schemas.errors import PermanentDeliveryError
+from schemas.errors import PermanentDeliveryError, RetryableDeliveryError
 from schemas.receivers_config import Receiver
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,41 @@ def resolve(receiver: Receiver) -> ResolvedReceiver:
 
 
 class ReceiverBook:
-    """The receivers of one channel by name."""
+    """The receivers of one channel by name, as of one config ``version``.
 
-    def __init__(self, receivers: list[Receiver], channel: str) -> None:
+    The book follows live config (:mod:`consumers.receiver_feed`): :meth:`replace` swaps the whole
+    mapping in one assignment, so a delivery sees either the old or the new receivers, never a mix.
+    """
+
+    def __init__(self, receivers: list[Receiver], channel: str, version: int) -> None:
         self.channel = channel
-        self._by_name = {r.name: resolve(r) for r in receivers if r.channel == channel}
+        self.version = version
+        self._by_name = self._resolve(receivers)
 
-    def get(self, name: str) -> ResolvedReceiver:
-        r = self._by_name.get(name)
+    def _resolve(self, receivers: list[Receiver]) -> dict[str, ResolvedReceiver]:
+        return {r.name: resolve(r) for r in receivers if r.channel == self.channel}
+
+    def replace(self, receivers: list[Receiver], version: int) -> None:
+        """Switch to the receivers of config ``version`` (secrets are loaded again)."""
+        by_name = self._resolve(receivers)
+        self._by_name, self.version = by_name, version
+
+    def for_task(self, task: Task) -> ResolvedReceiver:
+        """The receiver a task names.
+
+        An unknown name is permanent unless the alert was routed under a newer config than this
+        book has seen: then the receiver was probably added by a live config change that has not
+        reached this process yet, and the task is retried instead of dead-lettered.
+        """
+        name = task["receiver"]
+        by_name, version = self._by_name, self.version
+        r = by_name.get(name)
         if r is None:
+            routed_under = int(task["alert"].get("rule_version") or 0)
+            if routed_under > version:
+                raise RetryableDeliveryError(
+                    "config_behind", f"no {self.channel} receiver named {name[:128]!r} in config version {version}"
+                )
             raise PermanentDeliveryError("unknown_receiver", f"no {self.channel} receiver named {name[:128]!r}")
         if r.problem:
             raise PermanentDeliveryError("missing_secret", r.problem)

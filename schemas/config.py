@@ -12,6 +12,7 @@ module composes them with the topic settings every process shares.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
@@ -113,6 +114,25 @@ def parse_config(data: Any, source: str) -> AlertstreamConfig:
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def parse_published(value: bytes, source: str) -> AlertstreamConfig:
+    """A document from the config topic (JSON, as ``config publish`` writes it), validated.
+
+    Workers and deliver processes both read the topic through this, so they accept and refuse
+    exactly the same documents.
+    """
+    try:
+        data = json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(source, [("", f"not JSON: {exc}")]) from None
+    return parse_config(data, source)
+
+
+def supersedes(version: int, in_force: int | None) -> bool:
+    """Config versions only move forward: a document older than the one in force is ignored, or a
+    process restarted with a stale file would roll back a live change."""
+    return in_force is None or version >= in_force
 
 
 def load_config(path: str | Path | None = None) -> AlertstreamConfig:

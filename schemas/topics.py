@@ -15,6 +15,8 @@ EVENTS_INVALID = "events.invalid"
 ALERTS = "alerts"
 #: Compacted: the latest config (rules, routes, receivers) every worker reads as a global table.
 CONFIG = "alertstream.config"
+#: The key of every document on the config topic (compaction keeps the newest one).
+CONFIG_KEY = b"config"
 #: Compacted: rate-limit counts per input partition and window, shared by every worker.
 RATE_LIMITS = "alertstream.ratelimits"
 #: Append-only: every delivery outcome, for the PostgreSQL sink and audit.

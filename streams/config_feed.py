@@ -6,7 +6,7 @@ does the same from a shell (:func:`publish_config`). Versions only move forward:
 than the one in force is ignored by every worker, and is refused at publish — otherwise a worker
 restarted with a stale file would roll back a live change, and after compaction a new worker could
 see a different version than the running ones. Every worker reads
-the *whole* topic (:mod:`streams.topic_follower`), and the evaluator switches to each valid version between
+the *whole* topic (:mod:`alertstream.topic_follower`), and the evaluator switches to each valid version between
 two batches: a rule change reaches running workers without a restart. An invalid document is
 logged (file, path, problem) and ignored; the previous version stays in force.
 """
@@ -21,13 +21,13 @@ from typing import Any
 from confluent_kafka import Producer
 
 from alertstream.kafka_clients import producer_config
-from schemas.config import AlertstreamConfig, parse_config
+from alertstream.topic_follower import TopicFollower
+from schemas.config import AlertstreamConfig, parse_config, parse_published, supersedes
 from schemas.errors import ConfigError
+from schemas.topics import CONFIG_KEY
 from streams.evaluator import Compiled
-from streams.topic_follower import TopicFollower
 
 log = logging.getLogger(__name__)
-CONFIG_KEY = b"config"
 
 
 class StaleConfig(ConfigError):
@@ -83,21 +83,17 @@ class ConfigFeed:
     def apply(self, value: bytes, where: str) -> bool:
         """Parse and compile one published document; True when it became :attr:`latest`."""
         try:
-            data = json.loads(value)
-            config = parse_config(data, where)
+            config = parse_published(value, where)
             compiled = Compiled.from_config(config, where)
         except ConfigError as exc:
             log.error("ignoring invalid config from %s:\n%s", where, exc)
             return False
-        except ValueError as exc:
-            log.error("ignoring config from %s: not JSON (%s)", where, exc)
-            return False
-        if self.latest is not None and config.version < self.latest.version:
+        if not supersedes(config.version, self.version):
             log.error(
                 "ignoring config version %s from %s: older than version %s in force (versions only move forward)",
                 config.version,
                 where,
-                self.latest.version,
+                self.version,
             )
             return False
         self.latest = compiled

@@ -30,6 +30,7 @@ from typing import Any
 
 import faust
 
+from alertstream.topic_follower import TopicFollower
 from schemas import codec as c
 from schemas import topics as t
 from schemas.codec import Codec
@@ -38,7 +39,6 @@ from streams.batch_consumer import BatchApp
 from streams.config_feed import ConfigFeed
 from streams.evaluator import BatchResult, Compiled, Evaluator, StoredState
 from streams.ingest import Ingest, Invalid
-from streams.topic_follower import TopicFollower
 
 log = logging.getLogger(__name__)
 

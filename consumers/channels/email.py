@@ -20,7 +20,7 @@ class EmailChannel:
         self.book = book
 
     async def send(self, task: Task) -> int | None:
-        receiver = self.book.get(task["receiver"])
+        receiver = self.book.for_task(task)
         cfg = receiver.config
         assert cfg.smtp is not None
         assert cfg.from_ is not None

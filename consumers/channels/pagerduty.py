@@ -15,7 +15,7 @@ class PagerDutyChannel:
         self.book, self.clients, self.max_retry_after = book, clients, max_retry_after
 
     async def send(self, task: Task) -> int | None:
-        receiver = self.book.get(task["receiver"])
+        receiver = self.book.for_task(task)
         if receiver.routing_key is None:
             raise PermanentDeliveryError("missing_secret", "no routing key")
         body = pagerduty_body(task["alert"], receiver.routing_key.reveal(), task["delivery_id"])

@@ -14,7 +14,7 @@ class SlackChannel:
         self.book, self.clients, self.max_retry_after = book, clients, max_retry_after
 
     async def send(self, task: Task) -> int | None:
-        receiver = self.book.get(task["receiver"])
+        receiver = self.book.for_task(task)
         body = slack_body(task["alert"], receiver.config.link_template)
         return await post(self.clients, receiver, body, {}, self.max_retry_after)
 

@@ -17,7 +17,7 @@ class WebhookChannel:
         self.book, self.clients, self.max_retry_after = book, clients, max_retry_after
 
     async def send(self, task: Task) -> int | None:
-        receiver = self.book.get(task["receiver"])
+        receiver = self.book.for_task(task)
         body = webhook_body(task["alert"], task["delivery_id"])
         headers = sign_headers(task["delivery_id"], int(time.time()), body, receiver.signing)
         return await post(self.clients, receiver, body, headers, self.max_retry_after)

@@ -7,10 +7,14 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -180,3 +184,28 @@ def service_for(channel: str, config: AlertstreamConfig, settings: Any, dsn: str
     return DeliveryService(
         channel, build_channel(channel, config), config, settings.kafka_bootstrap, dsn, settings.topics
     )
+
+
+def deliver_env(settings: Any, config_file: Path) -> dict[str, str]:
+    """The environment of an `alertstream deliver` subprocess on the test's stack and topics."""
+    assert settings.kafka_bootstrap is not None
+    assert settings.database_url is not None
+    return {
+        **os.environ,
+        "ALERTSTREAM_CONFIG": str(config_file),
+        "ALERTSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "ALERTSTREAM_DATABASE_URL": schema_dsn(settings.database_url.get_secret_value()),
+        "ALERTSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "ALERTSTREAM_METRICS_PORT": "0",
+    }
+
+
+def start_deliver(channel: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`alertstream deliver CHANNEL` as a child process, stderr to ``log``."""
+    with log.open("wb") as stderr:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "alertstream", "deliver", channel],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )

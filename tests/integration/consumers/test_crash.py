@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,22 +12,19 @@ import pytest
 import yaml
 
 from alertstream.settings import Settings
-from tests.integration.consumers.helpers import Receiver, make_alert, publish_alerts, schema_dsn, wait_for
+from tests.integration.consumers.helpers import (
+    Receiver,
+    deliver_env,
+    make_alert,
+    publish_alerts,
+    start_deliver,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
 N = 1000
 IN_FLIGHT = 20
-
-
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as stderr:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "alertstream", "deliver", "webhook"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
 
 
 async def test_sigkill_mid_batch_then_restart(settings: Settings, tmp_path: Path) -> None:
@@ -49,19 +43,11 @@ async def test_sigkill_mid_batch_then_restart(settings: Settings, tmp_path: Path
     }
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
+    env = deliver_env(settings, config_file)
     assert settings.kafka_bootstrap is not None
-    assert settings.database_url is not None
-    env = {
-        **os.environ,
-        "ALERTSTREAM_CONFIG": str(config_file),
-        "ALERTSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "ALERTSTREAM_DATABASE_URL": schema_dsn(settings.database_url.get_secret_value()),
-        "ALERTSTREAM_TOPIC_PREFIX": settings.topic_prefix,
-        "ALERTSTREAM_METRICS_PORT": "0",
-    }
     alerts = [make_alert([("sink", "webhook")]) for _ in range(N)]
     publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, alerts)
-    first = _start(env, tmp_path / "first.log")
+    first = start_deliver("webhook", env, tmp_path / "first.log")
     second = None
     try:
         assert await wait_for(lambda: len(server.hits) >= 300, 60), (tmp_path / "first.log").read_text()[-2000:]
@@ -70,7 +56,7 @@ async def test_sigkill_mid_batch_then_restart(settings: Settings, tmp_path: Path
         await asyncio.to_thread(first.wait)
         before_kill = len(server.hits)
         assert before_kill < N, "killed mid-batch"
-        second = _start(env, tmp_path / "second.log")
+        second = start_deliver("webhook", env, tmp_path / "second.log")
         assert await wait_for(lambda: len({h.headers["webhook-id"] for h in server.hits}) >= N, 90)
         await wait_for(lambda: False, 2.0)  # late duplicates would arrive here
         second.send_signal(signal.SIGTERM)

@@ -12,6 +12,8 @@ import time
 import psutil
 import pytest
 
+from tests.process_listing import describe, still_running
+
 pytestmark = pytest.mark.integration
 
 
@@ -63,5 +65,5 @@ def test_dev_runs_and_ctrl_c_stops_everything() -> None:
     assert proc.returncode == 0, output + rest
     assert "[dev] stopped cleanly" in rest
     time.sleep(0.5)
-    alive = [p for p in descendants if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert alive == [], f"left behind: {[psutil.Process(p).cmdline() for p in alive]}"
+    alive = still_running(sorted(descendants))
+    assert alive == [], f"left behind: {describe(alive)}"

@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
 
 from alertstream.local_stack import LocalStack
+from tests.process_listing import still_running
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,7 @@ time.sleep(600)
 
 
 def _gone(pids: list[int], timeout: float = 15) -> list[int]:
-    deadline = time.monotonic() + timeout
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.1)
-    return alive
+    return still_running(pids, timeout)
 
 
 def _tree(pid: int) -> list[int]:

@@ -6,11 +6,15 @@ import pytest
 
 from consumers.receivers import ReceiverBook
 from schemas.config import load_config, parse_config
-from schemas.errors import ConfigError, PermanentDeliveryError
+from schemas.errors import ConfigError, PermanentDeliveryError, RetryableDeliveryError
 
 
-def parse(receivers: list[dict[str, Any]]) -> Any:
-    return parse_config({"receivers": receivers}, "f.yaml")
+def parse(receivers: list[dict[str, Any]], version: int = 1) -> Any:
+    return parse_config({"version": version, "receivers": receivers}, "f.yaml")
+
+
+def task(receiver: str, routed_under: int = 1) -> dict[str, Any]:
+    return {"receiver": receiver, "alert": {"rule_version": routed_under}}
 
 
 def test_example_config_has_a_receiver_per_channel() -> None:
@@ -47,23 +51,59 @@ def test_missing_secret_makes_only_that_receiver_unusable(monkeypatch: pytest.Mo
             {"name": "bad", "channel": "webhook", "url": "https://y.example", "secret_env": ["MISSING_SECRET"]},
         ]
     )
-    book = ReceiverBook(config.receivers, "webhook")
-    good = book.get("good")
+    book = ReceiverBook(config.receivers, "webhook", config.version)
+    good = book.for_task(task("good"))
     assert len(good.signing) == 1
     assert "MfKQ" not in repr(good)
     with pytest.raises(PermanentDeliveryError) as err:
-        book.get("bad")
+        book.for_task(task("bad"))
     assert err.value.reason == "missing_secret"
     with pytest.raises(PermanentDeliveryError) as err:
-        book.get("nobody")
+        book.for_task(task("nobody"))
     assert err.value.reason == "unknown_receiver"
 
 
 def test_slack_url_from_env_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_URL", "https://hooks.slack.com/services/T000/B000/XXXXSECRET")
     config = parse([{"name": "s", "channel": "slack", "url_env": "SLACK_URL"}])
-    r = ReceiverBook(config.receivers, "slack").get("s")
+    r = ReceiverBook(config.receivers, "slack", config.version).for_task(task("s"))
     assert r.url is not None
     assert r.url.reveal().endswith("XXXXSECRET")
     assert "XXXXSECRET" not in repr(r)
     assert "XXXXSECRET" not in str(r.url)
+
+
+def test_a_receiver_added_by_a_newer_config_is_retried_until_the_book_has_it() -> None:
+    v1 = parse([{"name": "old", "channel": "webhook", "url": "https://x.example"}], version=1)
+    v2 = parse(
+        [
+            {"name": "old", "channel": "webhook", "url": "https://x.example"},
+            {"name": "new", "channel": "webhook", "url": "https://y.example"},
+        ],
+        version=2,
+    )
+    book = ReceiverBook(v1.receivers, "webhook", v1.version)
+    # routed under version 2, which this process has not seen yet: retry, do not dead-letter
+    with pytest.raises(RetryableDeliveryError) as retry:
+        book.for_task(task("new", routed_under=2))
+    assert retry.value.reason == "config_behind"
+    # routed under a version this process has: the name really is unknown
+    with pytest.raises(PermanentDeliveryError) as gone:
+        book.for_task(task("new", routed_under=1))
+    assert gone.value.reason == "unknown_receiver"
+
+    book.replace(v2.receivers, v2.version)
+    assert book.version == 2
+    assert book.names() == ["new", "old"]
+    r = book.for_task(task("new", routed_under=2))
+    assert r.url is not None
+    assert r.url.reveal() == "https://y.example"
+
+
+def test_a_receiver_removed_by_a_newer_config_is_permanent() -> None:
+    v1 = parse([{"name": "gone", "channel": "webhook", "url": "https://x.example"}], version=1)
+    book = ReceiverBook(v1.receivers, "webhook", v1.version)
+    book.replace([], 2)
+    with pytest.raises(PermanentDeliveryError) as err:
+        book.for_task(task("gone", routed_under=1))
+    assert err.value.reason == "unknown_receiver"

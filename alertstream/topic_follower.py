@@ -1,9 +1,10 @@
-"""Follow a whole (compacted) topic on a daemon thread: every worker's global view of shared state.
+"""Follow a whole (compacted) topic on a daemon thread: every process's global view of shared state.
 
-Both pieces of state that every worker must see whole — the live config and the rate-limit counts
-— are compacted topics read from the beginning, all partitions, without a consumer group (like a
-Faust GlobalTable). This is a plain confluent-kafka reader because it must work before the Faust
-app has finished its first rebalance and must never be partitioned across workers.
+The state every process must see whole — the live config (workers and deliver processes) and the
+rate-limit counts (workers) — lives on compacted topics read from the beginning, all partitions,
+without a consumer group (like a Faust GlobalTable). This is a plain confluent-kafka reader because
+it must work before the Faust app has finished its first rebalance and must never be partitioned
+across processes.
 
 ``on_message(key, value, partition, offset)`` runs on the follower's thread; callers that share
 state with the event loop hand the message over (a deque) rather than mutating loop-owned data.
@@ -32,11 +33,13 @@ class TopicFollower:
         self._stop = threading.Event()
         self._caught_up = threading.Event()
         self._ends: dict[int, int] = {}
-        group = f"alertstream-{name}-reader-{uuid.uuid4().hex[:8]}"  # never commits; no shared group
-        self._consumer = Consumer(consumer_config(bootstrap, group, **{"enable.partition.eof": False}))
+        self._bootstrap = bootstrap
+        self._group = f"alertstream-{name}-reader-{uuid.uuid4().hex[:8]}"  # never commits; no shared group
+        self._consumer: Consumer | None = None  # created by start(): an unstarted follower opens nothing
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
+        self._consumer = Consumer(consumer_config(self._bootstrap, self._group, **{"enable.partition.eof": False}))
         meta = self._consumer.list_topics(self.topic, timeout=10)
         partitions = meta.topics[self.topic].partitions if self.topic in meta.topics else {0: None}
         self._consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
@@ -56,11 +59,15 @@ class TopicFollower:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        self._consumer.close()
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
 
     def _run(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
         while not self._stop.is_set():
-            msg = self._consumer.poll(0.2)
+            msg = consumer.poll(0.2)
             if msg is None:
                 continue
             error = msg.error()
