@@ -65,7 +65,8 @@ def deliver(
 ) -> None:
     """One channel's consumer group: `alerts` + the channel's retry tiers → receivers, DLQ."""
     from alertstream.metrics import serve
-    from consumers.deliver import DeliveryService, build_channel
+    from consumers.channels import build_channel
+    from consumers.deliver import DeliveryService
     from consumers.receiver_feed import ReceiverFeed
     from consumers.receivers import ReceiverBook
     from schemas.config import load_config

@@ -30,8 +30,9 @@ from confluent_kafka import Producer
 
 from alertstream.kafka_clients import producer_config
 from alertstream.topic_admin import create_topics
+from consumers.channels import build_channel
 from consumers.db import migrate
-from consumers.deliver import DeliveryService, build_channel
+from consumers.deliver import DeliveryService
 from schemas.codec import ALERT, Codec
 from schemas.config import AlertstreamConfig, load_config, parse_config
 from schemas.topics import TopicNames

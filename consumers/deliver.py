@@ -1,6 +1,7 @@
 """`alertstream deliver CHANNEL`: one channel's consumer group on `alerts` and its retry tiers.
 
-The loop only moves bytes; the decisions live in pure modules (retry_tiers, breaker, failures).
+The loop only moves bytes; the decisions live in pure modules (retry_tiers, breaker, failures,
+offsets, task_messages) and per-receiver protection in receiver_guard.
 
 * One confluent-kafka consumer (group ``alertstream-deliver-<channel>``) subscribes to ``alerts``
   and every ``alerts.<channel>.retry.<n>``. All consumer calls run on one dedicated thread, so the
@@ -27,24 +28,30 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from prometheus_client import Gauge
 
 from alertstream.kafka_clients import consumer_config, producer_config
 from alertstream.metrics import DLQ_MESSAGES, NOTIFICATION_LATENCY, NOTIFICATIONS, RETRIES
-from consumers.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from consumers.channels import Channel
 from consumers.failures import from_exception
 from consumers.ledger import Ledger, SentRow
 from consumers.model import Task, tasks_for
-from consumers.receivers import ReceiverBook
+from consumers.offsets import PartitionOffsets
+from consumers.receiver_guard import ReceiverGuards
 from consumers.retry_tiers import Schedule, next_step, schedule_from
+from consumers.task_messages import (
+    HEADER_REPLAYED,
+    dlq_headers,
+    error_text,
+    outcome_record,
+    retry_headers,
+    undecodable_headers,
+)
 from schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
 from schemas.config import AlertstreamConfig
 from schemas.errors import CodecError, ConfigError, DeliveryError, PermanentDeliveryError, RetryableDeliveryError
@@ -53,23 +60,6 @@ from schemas.topics import TopicNames
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BREAKER_STATE = Gauge(
-    "alertstream_circuit_breaker_state",
-    "Circuit breaker per receiver: 0 closed, 1 open, 2 half-open.",
-    ["channel", "receiver"],
-)
-RECEIVER_DISABLED = Gauge(
-    "alertstream_receiver_disabled", "1 while a receiver is disabled after 410 Gone.", ["channel", "receiver"]
-)
-_STATE_VALUE = {CLOSED: 0, OPEN: 1, HALF_OPEN: 2}
-
-RECEIVER_WAIT_SECONDS = 5.0
-HEADER_ATTEMPT = "attempt"
-HEADER_NOT_BEFORE = "not-before"
-HEADER_REASON = "reason"
-HEADER_ERROR = "error"
-HEADER_REPLAYED = "replayed"
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -77,30 +67,6 @@ def now_ms() -> int:
 
 def group_id(channel: str, prefix: str = "") -> str:
     return f"{prefix}alertstream-deliver-{channel}"
-
-
-class PartitionOffsets:
-    """In-order completion tracking of one partition: the committable offset is the first unfinished."""
-
-    def __init__(self) -> None:
-        self._order: deque[int] = deque()
-        self._done: set[int] = set()
-        self.next_commit: int | None = None
-        self.committed: int | None = None
-
-    def add(self, offset: int) -> None:
-        self._order.append(offset)
-
-    def done(self, offset: int) -> None:
-        self._done.add(offset)
-        while self._order and self._order[0] in self._done:
-            head = self._order.popleft()
-            self._done.discard(head)
-            self.next_commit = head + 1
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._order)
 
 
 @dataclass
@@ -146,9 +112,7 @@ class DeliveryService:
         self._offsets: dict[tuple[str, int], PartitionOffsets] = {}
         self._paused: dict[tuple[str, int], asyncio.TimerHandle] = {}
         self._revoked: list[tuple[str, int]] = []
-        self._breakers: dict[str, Breaker] = {}
-        self._disabled: set[str] = set()
-        self._receiver_slots: dict[str, asyncio.Semaphore] = {}
+        self.guards = ReceiverGuards(channel, d, self.group)
         self._inflight_ids: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(d.max_in_flight)
@@ -417,33 +381,6 @@ class DeliveryService:
         finally:
             self._slots.release()
 
-    async def _acquire_receiver(self, receiver: str) -> bool:
-        """A delivery slot of this receiver (at most ``max_in_flight_per_receiver`` in flight).
-
-        A task waits at most RECEIVER_WAIT_SECONDS for one, then takes the retry path
-        (``receiver_busy``): a backlog to a fast receiver just queues, while a slow receiver cannot
-        hold the process's slots for long (its failures also open its circuit breaker)."""
-        cap = self.config.delivery.max_in_flight_per_receiver
-        sem = self._receiver_slots.get(receiver)
-        if sem is None:
-            sem = self._receiver_slots[receiver] = asyncio.Semaphore(cap)
-        if not sem.locked():
-            await sem.acquire()
-            return True
-        try:
-            async with asyncio.timeout(RECEIVER_WAIT_SECONDS):
-                await sem.acquire()
-            return True
-        except TimeoutError:
-            return False
-
-    def _breaker(self, receiver: str) -> Breaker:
-        b = self._breakers.get(receiver)
-        if b is None:
-            d = self.config.delivery
-            b = self._breakers[receiver] = Breaker(d.breaker_failures, d.breaker_cooldown_seconds)
-        return b
-
     async def _deliver(self, task: Task, replayed: bool) -> None:
         """One delivery; copies of the same delivery id in this process run one after the other."""
         did = task["delivery_id"]
@@ -465,9 +402,9 @@ class DeliveryService:
             NOTIFICATIONS.labels(channel=self.channel, outcome="duplicate").inc()
             await self._outcome(task, "duplicate", None, None, 0.0)
             return
-        breaker = self._breaker(receiver)
-        disabled = receiver in self._disabled and not replayed
-        have_slot = False if disabled else await self._acquire_receiver(receiver)
+        guards = self.guards
+        disabled = guards.is_disabled(receiver) and not replayed
+        have_slot = False if disabled else await guards.acquire(receiver)
         started = time.monotonic()
         status: int | None = None
         error: DeliveryError | None = None
@@ -477,38 +414,30 @@ class DeliveryService:
                 error = PermanentDeliveryError("receiver_disabled", "receiver disabled after 410 Gone")
             elif not have_slot:
                 error = RetryableDeliveryError("receiver_busy", "too many deliveries in flight to this receiver")
-            elif not breaker.allow(time.monotonic()):
+            elif not await guards.admit(receiver):
                 error = RetryableDeliveryError("circuit_open", "circuit breaker open")
             else:
                 probe = True
                 try:
                     status = await self.impl.send(task)
                 except asyncio.CancelledError:
-                    breaker.release()
+                    guards.abandoned(receiver)
                     raise
                 except Exception as exc:
                     error = from_exception(exc)
         finally:
             if have_slot:
-                self._receiver_slots[receiver].release()
+                guards.release(receiver)
         task = dict(task)
         task["attempt"] = int(task["attempt"]) + 1
         if not task["first_attempt_at"]:
             task["first_attempt_at"] = now_ms()
         latency = time.monotonic() - started
         if probe:
-            if error is None or (isinstance(error, PermanentDeliveryError) and error.reason != "gone"):
-                breaker.success()  # the receiver answered; a 4xx is about the task, not its health
-            elif error.reason == "config_behind":
-                breaker.release()  # nothing was sent: this process has not read the receiver's config yet
-            else:
-                breaker.failure(time.monotonic())
-            BREAKER_STATE.labels(channel=self.channel, receiver=receiver).set(_STATE_VALUE[breaker.state])
+            guards.record(receiver, error)
         if error is None:
-            if replayed and receiver in self._disabled:
-                self._disabled.discard(receiver)
-                RECEIVER_DISABLED.labels(channel=self.channel, receiver=receiver).set(0)
-                log.warning("%s: receiver %s re-enabled by a successful replay", self.group, receiver)
+            if replayed:
+                guards.enable(receiver)
             await self.ledger.mark_sent(
                 SentRow(
                     task["delivery_id"],
@@ -530,12 +459,10 @@ class DeliveryService:
             await self._outcome(task, "sent", status, None, latency)
             return
         if error.reason == "gone":
-            self._disabled.add(receiver)
-            RECEIVER_DISABLED.labels(channel=self.channel, receiver=receiver).set(1)
-            log.error("%s: receiver %s answered 410 Gone: disabled until a replay succeeds", self.group, receiver)
+            guards.disable(receiver)
         self.stats.by_reason[error.reason] = self.stats.by_reason.get(error.reason, 0) + 1
         task["last_reason"] = error.reason
-        task["last_error"] = error.detail[:500] or error.reason
+        task["last_error"] = error_text(error.reason, error.detail)
         retry_after = error.retry_after if isinstance(error, RetryableDeliveryError) else None
         step = next_step(
             self.schedule,
@@ -550,13 +477,7 @@ class DeliveryService:
                 self.topics.retry(self.channel, step.tier),
                 alert["fingerprint"],
                 self.codec.encode(DELIVERY_TASK, task),
-                [
-                    (HEADER_ATTEMPT, str(task["attempt"]).encode()),
-                    (HEADER_NOT_BEFORE, str(step.not_before_ms).encode()),
-                    (HEADER_REASON, error.reason.encode()),
-                    # a replayed task keeps its pass through a 410-disabled receiver on later tiers
-                    *([(HEADER_REPLAYED, b"1")] if replayed else []),
-                ],
+                retry_headers(task["attempt"], step.not_before_ms, error.reason, replayed),
             )
             self.stats.retried += 1
             RETRIES.labels(channel=self.channel, tier=str(step.tier)).inc()
@@ -567,13 +488,7 @@ class DeliveryService:
             self.topics.dlq(self.channel),
             alert["fingerprint"],
             self.codec.encode(DELIVERY_TASK, task),
-            [
-                (HEADER_ATTEMPT, str(task["attempt"]).encode()),
-                (HEADER_REASON, error.reason.encode()),
-                (HEADER_ERROR, (error.detail[:500] or error.reason).encode()),
-                ("dead-lettered-at", str(now_ms()).encode()),
-                ("severity", str(alert["severity"]).encode()),
-            ],
+            dlq_headers(task["attempt"], error.reason, task["last_error"], str(alert["severity"]), now_ms()),
         )
         self.stats.dead_lettered += 1
         DLQ_MESSAGES.labels(channel=self.channel).inc()
@@ -590,22 +505,8 @@ class DeliveryService:
         await self._outcome(task, "dead_lettered", error.status_code, error.reason, latency)
 
     async def _outcome(self, task: Task, outcome: str, status: int | None, reason: str | None, latency: float) -> None:
-        alert = task["alert"]
-        record = {
-            "delivery_id": task["delivery_id"],
-            "alert_id": alert["alert_id"],
-            "fingerprint": alert["fingerprint"],
-            "tenant": alert["tenant"],
-            "channel": self.channel,
-            "receiver": task["receiver"],
-            "outcome": outcome,
-            "attempt": int(task["attempt"]),
-            "status_code": status,
-            "reason": reason,
-            "latency_seconds": latency,
-            "at": now_ms(),
-        }
-        self._produce(self.topics.deliveries, alert["fingerprint"], self.codec.encode(DELIVERY_OUTCOME, record))
+        record = outcome_record(task, self.channel, outcome, status, reason, latency, now_ms())
+        self._produce(self.topics.deliveries, task["alert"]["fingerprint"], self.codec.encode(DELIVERY_OUTCOME, record))
 
     def _raw_to_dlq(self, msg: Message, reason: str) -> None:
         """An undecodable message: its bytes go to the DLQ with the reason, the offset moves on."""
@@ -614,40 +515,9 @@ class DeliveryService:
             self.topics.dlq(self.channel),
             (key or b"").decode("utf-8", "replace"),
             msg.value() or b"",
-            [
-                (HEADER_REASON, b"undecodable"),
-                (HEADER_ERROR, reason.encode()),
-                ("source.topic", (msg.topic() or "").encode()),
-                ("source.partition", str(msg.partition()).encode()),
-                ("source.offset", str(msg.offset()).encode()),
-            ],
+            undecodable_headers(reason, msg.topic() or "", msg.partition() or 0, msg.offset() or 0),
         )
         DLQ_MESSAGES.labels(channel=self.channel).inc()
         log.warning(
             "%s: undecodable message at %s[%d]@%d: %s", self.group, msg.topic(), msg.partition(), msg.offset(), reason
         )
-
-
-def build_channel(
-    channel: str, config: AlertstreamConfig, transport: str = "aiohttp", book: ReceiverBook | None = None
-) -> Channel:
-    """The channel implementation for ``channel`` over ``book`` (default: the config's receivers,
-    fixed; ``alertstream deliver`` passes a book that follows live config)."""
-    from consumers.channels.email import EmailChannel
-    from consumers.channels.pagerduty import PagerDutyChannel
-    from consumers.channels.slack import SlackChannel
-    from consumers.channels.webhook import WebhookChannel
-    from consumers.http import HttpClients
-
-    if book is None:
-        book = ReceiverBook(config.receivers, channel, config.version)
-    cap = config.delivery.max_retry_after_seconds
-    if channel == "webhook":
-        return WebhookChannel(book, HttpClients(transport), cap)
-    if channel == "slack":
-        return SlackChannel(book, HttpClients(transport), cap)
-    if channel == "pagerduty":
-        return PagerDutyChannel(book, HttpClients(transport), cap)
-    if channel == "email":
-        return EmailChannel(book)
-    raise ValueError(f"unknown channel {channel!r}")

@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from alertstream.kafka_clients import consumer_config, producer_config
+from consumers.task_messages import HEADER_ERROR, HEADER_REASON, retry_headers
 from schemas.codec import DELIVERY_TASK, Codec
 from schemas.errors import CodecError
 from schemas.topics import TopicNames
@@ -47,7 +48,7 @@ class DlqEntry:
             "severity": alert.get("severity"),
             "fingerprint": alert.get("fingerprint"),
             "alert_id": alert.get("alert_id"),
-            "error": t.get("last_error") or self.headers.get("error"),
+            "error": t.get("last_error") or self.headers.get(HEADER_ERROR),
         }
 
 
@@ -86,7 +87,7 @@ def read_dlq(bootstrap: str, topics: TopicNames, channel: str, idle_seconds: flo
                     m.partition() or 0,
                     m.offset() or 0,
                     m.timestamp()[1],
-                    headers.get("reason", "unknown"),
+                    headers.get(HEADER_REASON, "unknown"),
                     headers,
                     task,
                     raw,
@@ -136,7 +137,7 @@ def replay(
             topics.retry(channel, 1),
             key=task["alert"]["fingerprint"].encode(),
             value=codec.encode(DELIVERY_TASK, task),
-            headers=[("attempt", b"0"), ("not-before", str(now).encode()), ("replayed", b"1")],
+            headers=retry_headers(0, now, None, replayed=True),
         )
         replayed += 1
     remaining = producer.flush(30)

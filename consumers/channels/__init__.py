@@ -10,9 +10,36 @@ from __future__ import annotations
 from typing import Protocol
 
 from consumers.model import Task
+from consumers.receivers import ReceiverBook
+from schemas.config import AlertstreamConfig
 
 
 class Channel(Protocol):
     async def send(self, task: Task) -> int | None: ...
 
     async def aclose(self) -> None: ...
+
+
+def build_channel(
+    channel: str, config: AlertstreamConfig, transport: str = "aiohttp", book: ReceiverBook | None = None
+) -> Channel:
+    """The channel implementation for ``channel`` over ``book`` (default: the config's receivers,
+    fixed; ``alertstream deliver`` passes a book that follows live config)."""
+    from consumers.channels.email import EmailChannel
+    from consumers.channels.pagerduty import PagerDutyChannel
+    from consumers.channels.slack import SlackChannel
+    from consumers.channels.webhook import WebhookChannel
+    from consumers.http import HttpClients
+
+    if book is None:
+        book = ReceiverBook(config.receivers, channel, config.version)
+    cap = config.delivery.max_retry_after_seconds
+    if channel == "webhook":
+        return WebhookChannel(book, HttpClients(transport), cap)
+    if channel == "slack":
+        return SlackChannel(book, HttpClients(transport), cap)
+    if channel == "pagerduty":
+        return PagerDutyChannel(book, HttpClients(transport), cap)
+    if channel == "email":
+        return EmailChannel(book)
+    raise ValueError(f"unknown channel {channel!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -68,9 +69,19 @@ class EmailChannel:
 
 
 async def _hang_up(client: aiosmtplib.SMTP) -> None:
-    """QUIT (also after an error), so the server closes its side and a TLS session ends cleanly
-    instead of leaving the socket to the garbage collector; then close whatever is left."""
+    """QUIT (also after an error), so the server ends the session, then free the socket *now*.
+
+    aiosmtplib's ``close()`` only starts closing: after STARTTLS the TLS layer first waits for the
+    server's close_notify, and the socket is freed in a later loop callback — left to the garbage
+    collector if the loop stops first (SIGTERM right after a delivery, a test ending). Once QUIT
+    has been answered, or the session failed, there is nothing left to say, so the transport is
+    aborted: the socket closes on the next loop turn, which this waits for.
+    """
+    transport = client.transport
     if client.is_connected:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):
             await client.quit()
     client.close()
+    if isinstance(transport, asyncio.Transport):  # TLS and plain transports alike
+        transport.abort()
+        await asyncio.sleep(0)  # abort() schedules the socket's close as the next callback

@@ -178,7 +178,8 @@ class Running:
 
 
 def service_for(channel: str, config: AlertstreamConfig, settings: Any, dsn: str) -> Any:
-    from consumers.deliver import DeliveryService, build_channel
+    from consumers.channels import build_channel
+    from consumers.deliver import DeliveryService
 
     assert settings.kafka_bootstrap is not None
     return DeliveryService(

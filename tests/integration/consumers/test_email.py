@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import ssl
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alertstream.local_stack import free_port
-from consumers.deliver import build_channel
+from consumers.channels import build_channel
 from consumers.model import tasks_for
 from schemas.errors import PermanentDeliveryError
 from tests.integration.consumers.helpers import config_with, make_alert
@@ -164,3 +166,22 @@ async def test_wrong_smtp_password_is_a_permanent_failure(smtp: Any, monkeypatch
     assert err.value.reason == "smtp_permanent"
     assert "wrong" not in str(err.value)
     assert sink.messages == []
+
+
+def _sockets_to(port: int) -> list[Any]:
+    return [c for c in psutil.Process().net_connections(kind="tcp") if c.raddr and c.raddr.port == port]
+
+
+@pytest.mark.parametrize("password", ["s3cret-pw", "wrong"])
+async def test_the_session_socket_is_released_when_send_returns(
+    smtp: Any, monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    """A deliver process stopping right after a delivery (or a test's loop ending) leaks nothing:
+    the TLS session's socket is closed before send() returns, after success and after failure."""
+    port = smtp[1]
+    monkeypatch.setenv("T_PW", password)
+    channel = build_channel("email", config_with([_receiver(smtp, ["ops@example.com"])]))
+    (task,) = tasks_for(make_alert([("mail", "email")]), "email")
+    with contextlib.suppress(PermanentDeliveryError):
+        await channel.send(task)
+    assert _sockets_to(port) == []

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from consumers.deliver import build_channel
+from consumers.channels import build_channel
 from consumers.model import tasks_for
 from schemas.errors import PermanentDeliveryError
 from tests.integration.consumers.helpers import Receiver, config_with, make_alert

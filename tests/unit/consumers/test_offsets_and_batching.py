@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 
-from consumers.deliver import PartitionOffsets
 from consumers.ledger import Coalescer
+from consumers.offsets import PartitionOffsets
 
 
 def test_commit_offset_is_the_first_unfinished() -> None:

@@ -1,0 +1,83 @@
+"""What a delivery attempt leaves on Kafka: the task again on a retry tier or the DLQ (with the
+headers operators and `dlq list` read), and the outcome record for history and audit.
+
+Pure builders, so the header contract is one place: the deliver loop, `dlq replay` and the tests
+all use these names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consumers.model import Task
+
+HEADER_ATTEMPT = "attempt"
+HEADER_NOT_BEFORE = "not-before"
+HEADER_REASON = "reason"
+HEADER_ERROR = "error"
+#: Set by `dlq replay` and kept on later tiers: the task may pass a 410-disabled receiver.
+HEADER_REPLAYED = "replayed"
+HEADER_DEAD_LETTERED_AT = "dead-lettered-at"
+HEADER_SEVERITY = "severity"
+
+Headers = list[tuple[str, str | bytes | None]]
+
+#: Longest error text carried in a header or a task (details are bounded, never secret).
+MAX_ERROR_CHARS = 500
+
+
+def error_text(reason: str, detail: str) -> str:
+    return detail[:MAX_ERROR_CHARS] or reason
+
+
+def retry_headers(attempt: int, not_before_ms: int, reason: str | None, replayed: bool) -> Headers:
+    """Headers of a task on a retry tier (``reason`` is None for a replay from the DLQ)."""
+    return [
+        (HEADER_ATTEMPT, str(attempt).encode()),
+        (HEADER_NOT_BEFORE, str(not_before_ms).encode()),
+        *([(HEADER_REASON, reason.encode())] if reason is not None else []),
+        *([(HEADER_REPLAYED, b"1")] if replayed else []),
+    ]
+
+
+def dlq_headers(attempt: int, reason: str, error: str, severity: str, at_ms: int) -> Headers:
+    """Headers of a dead-lettered task."""
+    return [
+        (HEADER_ATTEMPT, str(attempt).encode()),
+        (HEADER_REASON, reason.encode()),
+        (HEADER_ERROR, error.encode()),
+        (HEADER_DEAD_LETTERED_AT, str(at_ms).encode()),
+        (HEADER_SEVERITY, severity.encode()),
+    ]
+
+
+def undecodable_headers(error: str, topic: str, partition: int, offset: int) -> Headers:
+    """Headers of raw bytes moved to the DLQ because they are not a task or an alert."""
+    return [
+        (HEADER_REASON, b"undecodable"),
+        (HEADER_ERROR, error.encode()),
+        ("source.topic", topic.encode()),
+        ("source.partition", str(partition).encode()),
+        ("source.offset", str(offset).encode()),
+    ]
+
+
+def outcome_record(
+    task: Task, channel: str, outcome: str, status: int | None, reason: str | None, latency: float, at_ms: int
+) -> dict[str, Any]:
+    """A ``DeliveryOutcome`` for ``alerts.deliveries``."""
+    alert = task["alert"]
+    return {
+        "delivery_id": task["delivery_id"],
+        "alert_id": alert["alert_id"],
+        "fingerprint": alert["fingerprint"],
+        "tenant": alert["tenant"],
+        "channel": channel,
+        "receiver": task["receiver"],
+        "outcome": outcome,
+        "attempt": int(task["attempt"]),
+        "status_code": status,
+        "reason": reason,
+        "latency_seconds": latency,
+        "at": at_ms,
+    }
