@@ -173,14 +173,15 @@ class DeliveryService:
         log.info("%s: revoked %d partitions", self.group, len(partitions))
 
     async def _check_topics(self) -> None:
-        """Refuse to start when a retry tier or the DLQ topic is missing (e.g. a tier added to the
-        config without re-running ``topics create``): a task sent there could never be delivered."""
+        """Refuse to start when an input, retry-tier, DLQ or config topic is missing (e.g. a tier
+        added to the config without re-running ``topics create``): a task sent there could never
+        be delivered."""
         probe = Consumer(consumer_config(self.bootstrap, self.group))  # metadata only: joins no group
         try:
             meta = await self._kafka(probe.list_topics, timeout=10)
         finally:
             probe.close()
-        needed = [*self._tier_of, self.topics.dlq(self.channel)]
+        needed = [*self._tier_of, self.topics.dlq(self.channel), self.topics.config]  # config: live receivers
         missing = [t for t in needed if t not in meta.topics or meta.topics[t].error is not None]
         if missing:
             raise ConfigError(
