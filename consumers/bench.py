@@ -25,13 +25,12 @@ import uuid
 from typing import Any
 
 import httpx
-import psycopg
 from confluent_kafka import Producer
 
 from alertstream.kafka_clients import producer_config
 from alertstream.topic_admin import create_topics
 from consumers.channels import build_channel
-from consumers.db import migrate
+from consumers.db import create_schema, drop_schema
 from consumers.deliver import DeliveryService
 from schemas.codec import ALERT, Codec
 from schemas.config import AlertstreamConfig, load_config, parse_config
@@ -183,22 +182,6 @@ def _config(port: int) -> AlertstreamConfig:
     )
 
 
-def _fresh_schema(database_url: str) -> str:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in database_url else "?"
-    dsn = f"{database_url}{sep}options=-csearch_path%3D{schema}"
-    migrate(dsn)
-    return dsn
-
-
-def _drop_schema(database_url: str, dsn: str) -> None:
-    schema = dsn.rsplit("%3D", 1)[1]
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 async def _wait(pred: Any, within: float) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -217,7 +200,8 @@ def run_delivery_bench(
     transport_requests: int = 5_000,
 ) -> dict[str, Any]:
     sink = Sink()
-    dsn = _fresh_schema(database_url)
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    dsn = create_schema(database_url, schema)
     topics = TopicNames(f"dbench{uuid.uuid4().hex[:6]}.")
     config = _config(sink.port)
     create_topics(bootstrap, load_config(None), topics)
@@ -238,7 +222,7 @@ def run_delivery_bench(
         )
     finally:
         sink.close()
-        _drop_schema(database_url, dsn)
+        drop_schema(database_url, schema)
     return out
 
 

@@ -8,8 +8,10 @@ to the first schema of the connection's search_path (``?options=-csearch_path%3D
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x616C657274  # "alert"
@@ -40,3 +42,26 @@ def migrate(dsn: str) -> list[str]:
                 conn.execute("INSERT INTO alertstream_migrations (version) VALUES (%s)", (version,))
                 applied_now.append(version)
     return applied_now
+
+
+def with_search_path(database_url: str, schema: str) -> str:
+    """``database_url`` with ``schema`` first on the search_path (where migrations put the tables)."""
+    parts = urlsplit(database_url)
+    option = f"options=-csearch_path%3D{schema}"
+    query = f"{parts.query}&{option}" if parts.query else option
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def create_schema(database_url: str, schema: str) -> str:
+    """Create ``schema``, migrate it, and return the DSN that uses it: one database shared by
+    isolated tests and benchmark runs."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    dsn = with_search_path(database_url, schema)
+    migrate(dsn)
+    return dsn
+
+
+def drop_schema(database_url: str, schema: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))

@@ -4,8 +4,9 @@ The loop only moves bytes; the decisions live in pure modules (retry_tiers, brea
 offsets, task_messages) and per-receiver protection in receiver_guard.
 
 * One confluent-kafka consumer (group ``alertstream-deliver-<channel>``) subscribes to ``alerts``
-  and every ``alerts.<channel>.retry.<n>``. All consumer calls run on one dedicated thread, so the
-  asyncio loop never blocks on librdkafka.
+  and every ``alerts.<channel>.retry.<n>``. Every consumer call that can wait runs on one
+  dedicated thread; only ``consume(n, 0)``, which returns what is already fetched, runs on the
+  event loop (a rebalance callback it triggers can still hold the loop briefly).
 * Each message becomes delivery tasks that run concurrently (bounded in flight, globally and per
   receiver); a slow or failing receiver holds only its own tasks' offsets, never the fetch loop.
   Offsets are committed per partition up to the first unfinished message (at-least-once).
@@ -164,8 +165,8 @@ class DeliveryService:
         with self._lock:
             for key in keys:
                 track = self._offsets.pop(key, None)
-                if track is not None and track.next_commit is not None and track.next_commit != track.committed:
-                    commits.append(TopicPartition(key[0], key[1], track.next_commit))
+                if track is not None and track.uncommitted is not None:
+                    commits.append(TopicPartition(key[0], key[1], track.uncommitted))
             self._revoked.extend(keys)
         if commits and self._producer is not None and self._producer.flush(30) == 0 and self._produce_error is None:
             with contextlib.suppress(KafkaException):
@@ -207,7 +208,7 @@ class DeliveryService:
         committer = asyncio.create_task(self._commit_every(self.config.delivery.commit_interval_seconds, stop))
         try:
             while not stop.is_set() and self._fatal is None:
-                await self._drop_revoked()
+                self._drop_revoked()
                 # Take what librdkafka already fetched without leaving this thread; when nothing is
                 # there, wait on the Kafka thread with poll(), which returns on the first message
                 # (consume(n, t) would sit out its whole timeout unless n messages arrive).
@@ -216,7 +217,7 @@ class DeliveryService:
                     first = await self._kafka(self._consumer.poll, 0.1)
                     if first is not None:
                         msgs = [first, *self._consumer.consume(self.batch_size - 1, 0)]
-                await self._drop_revoked()
+                self._drop_revoked()
                 now = now_ms()
                 for msg in msgs:
                     await self._dispatch(msg, now)
@@ -235,7 +236,7 @@ class DeliveryService:
             await asyncio.sleep(interval)
             await self._commit()
 
-    async def _drop_revoked(self) -> None:
+    def _drop_revoked(self) -> None:
         with self._lock:
             revoked, self._revoked = self._revoked, []
         for key in revoked:
@@ -255,8 +256,8 @@ class DeliveryService:
             return  # fetched before the pause took effect; it is read again after the resume
         tier = self._tier_of.get(topic, 0)
         value = msg.value() or b""
-        headers = dict(msg.headers() or [])
-        replayed = headers.get(HEADER_REPLAYED) == b"1"
+        # only retry-tier messages carry the replay marker (`dlq replay` writes to tier 1)
+        replayed = tier > 0 and (HEADER_REPLAYED, b"1") in (msg.headers() or [])
         tasks: list[Task]
         try:
             if tier == 0:
@@ -315,9 +316,9 @@ class DeliveryService:
         with self._lock:
             commits = []
             for (topic, partition), track in self._offsets.items():
-                if track.next_commit is not None and track.next_commit != track.committed:
-                    commits.append(TopicPartition(topic, partition, track.next_commit))
-                    track.committed = track.next_commit
+                if (offset := track.uncommitted) is not None:
+                    commits.append(TopicPartition(topic, partition, offset))
+                    track.committed = offset
         if commits:
             assert self._producer is not None
             remaining = await self._kafka(self._producer.flush, 30)

@@ -151,14 +151,12 @@ class HttpClients:
 
     :meth:`send` hands a prepared :class:`httpx.Request` straight to the transport: the channels
     need none of the client's auth, cookie or redirect machinery (redirects are never followed),
-    and skipping it is a measurable share of the CPU per delivery. :meth:`get` gives a full
-    :class:`httpx.AsyncClient` over the same transport for anything else.
+    and skipping it is a measurable share of the CPU per delivery.
     """
 
     def __init__(self, transport: str = "aiohttp", limit: int = 1000) -> None:
         self.transport = transport
         self._transports: dict[bool, httpx.AsyncBaseTransport] = {}
-        self._clients: dict[bool, httpx.AsyncClient] = {}
         self._limit = limit
 
     def _transport(self, allow_private: bool) -> httpx.AsyncBaseTransport:
@@ -176,30 +174,19 @@ class HttpClients:
         await response.aread()
         return response
 
-    def get(self, allow_private: bool) -> httpx.AsyncClient:
-        client = self._clients.get(allow_private)
-        if client is None:
-            client = httpx.AsyncClient(
-                transport=self._transport(allow_private), follow_redirects=False, trust_env=False
-            )
-            self._clients[allow_private] = client
-        return client
-
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
         for inner in self._transports.values():
             await inner.aclose()
-        self._clients.clear()
         self._transports.clear()
 
 
 class PreflightTransport(httpx.AsyncBaseTransport):
     """httpx's default transport with a resolve-and-check before each request.
 
-    Kept only to measure it against :class:`AiohttpTransport` (``bench --transport httpx``): it
-    cannot pin the connection to the checked address (httpcore resolves again), so it is weaker
-    against DNS rebinding and is not used by the delivery processes.
+    Kept only to measure it against :class:`AiohttpTransport` (``delivery.transport_httpx_req_per_s``
+    in ``alertstream bench``): it cannot pin the connection to the checked address (httpcore
+    resolves again), so it is weaker against DNS rebinding and is not used by the delivery
+    processes.
     """
 
     def __init__(self, allow_private: bool, limit: int) -> None:

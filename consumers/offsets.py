@@ -30,5 +30,10 @@ class PartitionOffsets:
             self.next_commit = head + 1
 
     @property
+    def uncommitted(self) -> int | None:
+        """The offset to commit next, or None when everything finished is already committed."""
+        return self.next_commit if self.next_commit is not None and self.next_commit != self.committed else None
+
+    @property
     def in_flight(self) -> int:
         return len(self._order)

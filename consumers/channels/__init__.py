@@ -25,21 +25,16 @@ def build_channel(
 ) -> Channel:
     """The channel implementation for ``channel`` over ``book`` (default: the config's receivers,
     fixed; ``alertstream deliver`` passes a book that follows live config)."""
+    from consumers.channels import pagerduty, slack, webhook
     from consumers.channels.email import EmailChannel
-    from consumers.channels.pagerduty import PagerDutyChannel
-    from consumers.channels.slack import SlackChannel
-    from consumers.channels.webhook import WebhookChannel
+    from consumers.channels.http_base import HttpChannel
     from consumers.http import HttpClients
 
     if book is None:
         book = ReceiverBook(config.receivers, channel, config.version)
-    cap = config.delivery.max_retry_after_seconds
-    if channel == "webhook":
-        return WebhookChannel(book, HttpClients(transport), cap)
-    if channel == "slack":
-        return SlackChannel(book, HttpClients(transport), cap)
-    if channel == "pagerduty":
-        return PagerDutyChannel(book, HttpClients(transport), cap)
     if channel == "email":
         return EmailChannel(book)
-    raise ValueError(f"unknown channel {channel!r}")
+    renders = {"webhook": webhook.render, "slack": slack.render, "pagerduty": pagerduty.render}
+    if channel not in renders:
+        raise ValueError(f"unknown channel {channel!r}")
+    return HttpChannel(renders[channel], book, HttpClients(transport), config.delivery.max_retry_after_seconds)

@@ -1,18 +1,38 @@
-"""Shared POST for the HTTP channels: timeouts, SSRF-checked client, response classification."""
+"""The HTTP channels' one mechanism: render a body for the task's receiver, POST it through the
+SSRF-checked client with the receiver's timeouts, classify the response. Webhook, Slack and
+PagerDuty differ only in their ``render`` function."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import httpx
 
 from consumers.failures import check_response, from_exception
 from consumers.http import HttpClients
-from consumers.receivers import ResolvedReceiver
+from consumers.model import Task
+from consumers.receivers import ReceiverBook, ResolvedReceiver
 from consumers.ssrf import static_refusal
 from schemas.errors import PermanentDeliveryError
 
 USER_AGENT = "alertstream/0.1"
+
+#: (task, its receiver) -> (request body, extra headers); may raise a DeliveryError.
+Render = Callable[[Task, ResolvedReceiver], tuple[bytes, dict[str, str]]]
+
+
+class HttpChannel:
+    def __init__(self, render: Render, book: ReceiverBook, clients: HttpClients, max_retry_after: float) -> None:
+        self.render, self.book, self.clients, self.max_retry_after = render, book, clients, max_retry_after
+
+    async def send(self, task: Task) -> int | None:
+        receiver = self.book.for_task(task)
+        body, headers = self.render(task, receiver)
+        return await post(self.clients, receiver, body, headers, self.max_retry_after)
+
+    async def aclose(self) -> None:
+        await self.clients.aclose()
 
 
 @functools.lru_cache(maxsize=4096)

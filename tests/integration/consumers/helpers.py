@@ -16,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from aiohttp import web
 from confluent_kafka import Producer
 
@@ -72,17 +70,9 @@ def config_with(receivers: list[dict[str, Any]], **delivery: Any) -> Alertstream
 
 def schema_dsn(database_url: str) -> str:
     """A fresh schema in the shared test database, migrated; returns a DSN whose search_path is it."""
-    from consumers.db import migrate
+    from consumers.db import create_schema
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    parts = urlsplit(database_url)
-    option = f"options=-csearch_path%3D{schema}"
-    query = f"{parts.query}&{option}" if parts.query else option
-    dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-    migrate(dsn)
-    return dsn
+    return create_schema(database_url, f"t_{uuid.uuid4().hex[:12]}")
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
