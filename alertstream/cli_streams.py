@@ -28,9 +28,6 @@ def worker(
     settings = Settings()
     try:
         config = load_config(settings.config)
-        from streams.evaluator import Compiled
-
-        Compiled.from_config(config, settings.config or "example config")
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -7,7 +7,10 @@ module; the contract's names live here so that no two processes define them diff
 
 from __future__ import annotations
 
+import urllib.request
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client.parser import text_string_to_metric_families
 
 from alertstream import __version__
 
@@ -51,3 +54,21 @@ def serve(process: str, port: int | None) -> int:
     if chosen:
         start_http_server(chosen, addr="0.0.0.0")  # noqa: S104 - scraped from outside the pod
     return chosen
+
+
+def scrape(port: int, name: str, timeout: float = 1.0) -> list[tuple[dict[str, str], float]] | None:
+    """The samples named ``name`` (e.g. ``alertstream_events_consumed_total``) that the process
+    on ``port`` exports now, as (labels, value); None while its /metrics does not answer.
+
+    For the benchmark and tests, which watch a process from outside as Prometheus would."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    return [
+        (dict(s.labels), float(s.value))
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    ]

@@ -5,7 +5,7 @@ kept the receivers they read at start, an alert routed to a receiver that the ne
 would be dead-lettered as ``unknown_receiver``. So each deliver process reads the whole config
 topic (:mod:`alertstream.topic_follower`) and swaps its :class:`~consumers.receivers.ReceiverBook`
 to every newer valid version — the same documents, parsed by the same function and ordered by the
-same rule (:func:`schemas.config.supersedes`) as the workers'. A task routed under a version this
+same rule (:func:`schemas.config.accept_published`) as the workers'. A task routed under a version this
 process has not read yet is retried, not dead-lettered (``config_behind``).
 
 What stays fixed until a restart: the ``delivery`` section (retry tiers are topics, created and
@@ -20,8 +20,7 @@ import logging
 
 from alertstream.topic_follower import TopicFollower
 from consumers.receivers import ReceiverBook
-from schemas.config import parse_published, supersedes
-from schemas.errors import ConfigError
+from schemas.config import accept_published
 from schemas.topics import CONFIG_KEY
 
 log = logging.getLogger(__name__)
@@ -52,15 +51,8 @@ class ReceiverFeed:
 
     def apply(self, value: bytes, where: str) -> bool:
         """Apply one published document; True when the book switched to it."""
-        try:
-            config = parse_published(value, where)
-        except ConfigError as exc:
-            log.error("ignoring invalid config from %s:\n%s", where, exc)
-            return False
-        if not supersedes(config.version, self.book.version):
-            log.info(
-                "ignoring config version %s from %s: version %s in force", config.version, where, self.book.version
-            )
+        config = accept_published(value, where, self.book.version)
+        if config is None:
             return False
         self.book.replace(config.receivers, config.version)
         log.info(

@@ -13,6 +13,7 @@ module composes them with the topic settings every process shares.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from schemas.receivers_config import DeliverySection, Receiver
 from schemas.rules_config import RateLimitSection, RouteNode, Rule
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
+log = logging.getLogger(__name__)
 
 
 class Strict(BaseModel):
@@ -127,6 +129,25 @@ def parse_published(value: bytes, source: str) -> AlertstreamConfig:
     except ValueError as exc:
         raise ConfigError(source, [("", f"not JSON: {exc}")]) from None
     return parse_config(data, source)
+
+
+def accept_published(value: bytes, source: str, in_force: int | None) -> AlertstreamConfig | None:
+    """The config topic document to switch to, or None (logged, nothing raised) when it is invalid
+    or older than version ``in_force``: one rule for workers and deliver processes alike."""
+    try:
+        config = parse_published(value, source)
+    except ConfigError as exc:
+        log.error("ignoring invalid config from %s:\n%s", source, exc)
+        return None
+    if not supersedes(config.version, in_force):
+        log.error(
+            "ignoring config version %s from %s: older than version %s in force (versions only move forward)",
+            config.version,
+            source,
+            in_force,
+        )
+        return None
+    return config
 
 
 def supersedes(version: int, in_force: int | None) -> bool:

@@ -14,14 +14,11 @@
 from __future__ import annotations
 
 import os
-import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,8 @@ from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 
 from alertstream.bench import produce_batch
 from alertstream.kafka_clients import consumer_config, producer_config
+from alertstream.local_stack import free_port
+from alertstream.metrics import scrape
 from alertstream.topic_admin import create_topics
 from schemas import codec as c
 from schemas.codec import Codec
@@ -41,20 +40,10 @@ from schemas.topics import TopicNames
 PROBE_METRIC = "bench_probe"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _consumed(port: int) -> float:
+def consumed(port: int) -> float:
     """Sum of alertstream_events_consumed_total scraped from the worker (-1 if not up yet)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return -1.0
-    return sum(float(v) for v in re.findall(r"^alertstream_events_consumed_total\{[^}]*\} (\S+)$", text, re.M))
+    samples = scrape(port, "alertstream_events_consumed_total")
+    return -1.0 if samples is None else sum(value for _, value in samples)
 
 
 def bench_config(path: Path) -> None:
@@ -82,7 +71,7 @@ def run_evaluator_bench(
     produce_batch(bootstrap, topics.events_metric, backlog)
     ceiling = passthrough_ceiling(bootstrap, topics.events_metric, topics.name("bench.passthrough"), events)
 
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "bench-config.yaml"
         bench_config(config_path)
@@ -142,7 +131,7 @@ def _drain(worker: subprocess.Popen[bytes], port: int, events: int, timeout: flo
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"worker exited with {worker.returncode}")
-        count = _consumed(port)
+        count = consumed(port)
         now = time.perf_counter()
         if count > 0 and start is None:
             start, start_count = now, count

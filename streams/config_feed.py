@@ -22,7 +22,7 @@ from confluent_kafka import Producer
 
 from alertstream.kafka_clients import producer_config
 from alertstream.topic_follower import TopicFollower
-from schemas.config import AlertstreamConfig, parse_config, parse_published, supersedes
+from schemas.config import AlertstreamConfig, accept_published, parse_config
 from schemas.errors import ConfigError
 from schemas.topics import CONFIG_KEY
 from streams.evaluator import Compiled
@@ -43,7 +43,6 @@ def publish_config(
     that is not newer raises :class:`StaleConfig` and nothing is published.
     """
     config = parse_config(dict(data), f"topic {topic}")
-    Compiled.from_config(config, f"topic {topic}")  # cross-checks (receivers named by routes)
     if in_force is not None and config.version <= in_force:
         raise StaleConfig(
             f"topic {topic}",
@@ -82,21 +81,10 @@ class ConfigFeed:
 
     def apply(self, value: bytes, where: str) -> bool:
         """Parse and compile one published document; True when it became :attr:`latest`."""
-        try:
-            config = parse_published(value, where)
-            compiled = Compiled.from_config(config, where)
-        except ConfigError as exc:
-            log.error("ignoring invalid config from %s:\n%s", where, exc)
+        config = accept_published(value, where, self.version)
+        if config is None:
             return False
-        if not supersedes(config.version, self.version):
-            log.error(
-                "ignoring config version %s from %s: older than version %s in force (versions only move forward)",
-                config.version,
-                where,
-                self.version,
-            )
-            return False
-        self.latest = compiled
+        self.latest = Compiled.from_config(config)
         self.generation += 1
         log.info("config version %s from %s: %d rules", config.version, where, len(config.rules))
         return True

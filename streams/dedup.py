@@ -63,15 +63,18 @@ class EpisodeState:
     event_ids: tuple[str, ...] = ()
 
     def to_row(self) -> list[Any]:
-        return [getattr(self, f.name) if f.name != "event_ids" else list(self.event_ids) for f in fields(self)]
+        return [getattr(self, name) if name != "event_ids" else list(self.event_ids) for name in _STATE_FIELDS]
 
     @classmethod
     def from_row(cls, row: list[Any]) -> EpisodeState:
         # Not strict: a row written before a field was appended lacks it and gets its default.
-        values = dict(zip([f.name for f in fields(cls)], row, strict=False))
+        values = dict(zip(_STATE_FIELDS, row, strict=False))
         values["event_ids"] = tuple(values.get("event_ids", ()))
         return cls(**values)
 
+
+#: The changelog row layout (field order), computed once: rows are built and read per event.
+_STATE_FIELDS = tuple(f.name for f in fields(EpisodeState))
 
 Action = Literal["fire", "resolve", "suppress", "none"]
 

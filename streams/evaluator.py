@@ -24,7 +24,7 @@ from schemas.events import DriftEvent, MetricEvent
 from schemas.rules_config import RateLimitSection
 from streams.dedup import Decision, EpisodeState, deny, expired, step
 from streams.rate_limit import RateLimiter, WindowCounts
-from streams.routing import Router, check_receivers
+from streams.routing import Router
 from streams.rules import Observation, RuleSet
 from streams.sanitise import details_json, summary_text
 
@@ -43,12 +43,10 @@ class Compiled:
     version: int
 
     @classmethod
-    def from_config(cls, config: AlertstreamConfig, source: str = "config") -> Compiled:
+    def from_config(cls, config: AlertstreamConfig) -> Compiled:
+        """Compile a validated config (``parse_config`` has checked that routes name receivers)."""
         receivers = {r.name: r.channel for r in config.receivers}
-        check_receivers(config.routes, receivers, source)
-        return cls(
-            RuleSet(config.rules, config.version), Router(config.routes, receivers), config.rate_limits, config.version
-        )
+        return cls(RuleSet(config.rules), Router(config.routes, receivers), config.rate_limits, config.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +129,8 @@ class Evaluator:
                     result.alerts.append(self._alert(obs, decision, "resolved", False, now))
                 elif decision.action == "suppress" and decision.reason != "pending":
                     result.suppressed[decision.reason] += 1
+                cache[fp] = after  # also when unchanged: the next event of this key skips the table
                 if after is not before:
-                    cache[fp] = after
                     result.writes[fp] = (partition, after.to_row() if after else None)
         return result
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from schemas.config import route_problems
-from schemas.errors import ConfigError
 from schemas.rules_config import RouteNode
 
 #: Match keys that name alert attributes; any other key is a label name.
@@ -28,13 +26,6 @@ ATTRIBUTE_KEYS = frozenset({"tenant", "severity", "rule", "rule_id", "status"})
 class Route:
     receiver: str
     channel: str
-
-
-def check_receivers(root: RouteNode | None, receivers: Mapping[str, str], source: str = "config") -> None:
-    """Raise ConfigError for every route naming a receiver that is not configured."""
-    problems = route_problems(root, receivers)
-    if problems:
-        raise ConfigError(source, problems)
 
 
 def _matches(match: Mapping[str, str], attrs: Mapping[str, str], labels: Mapping[str, str]) -> bool:

@@ -106,9 +106,7 @@ def _observe(
 class RuleSet:
     """The rules of one config version, indexed for per-event lookup."""
 
-    def __init__(self, rules: Sequence[Rule], version: int = 0) -> None:
-        self.version = version
-        self.rules = list(rules)
+    def __init__(self, rules: Sequence[Rule]) -> None:
         self._by_metric: dict[str, list[Rule]] = defaultdict(list)
         self._by_drift: dict[str, list[Rule]] = defaultdict(list)
         for rule in rules:
@@ -116,9 +114,6 @@ class RuleSet:
                 self._by_metric[rule.metric].append(rule)
             elif rule.drift_type:
                 self._by_drift[rule.drift_type].append(rule)
-
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
 
     def metric(self, event: MetricEvent) -> list[Observation]:
         out = []

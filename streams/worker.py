@@ -34,7 +34,7 @@ from alertstream.topic_follower import TopicFollower
 from schemas import codec as c
 from schemas import topics as t
 from schemas.codec import Codec
-from schemas.config import AlertstreamConfig
+from schemas.config import AlertstreamConfig, supersedes
 from streams.batch_consumer import BatchApp
 from streams.config_feed import ConfigFeed
 from streams.evaluator import BatchResult, Compiled, Evaluator, StoredState
@@ -103,7 +103,7 @@ class WorkerApp:
             topics.events_drift: Ingest(self.codec, drift=True),
         }
         self.topic_label = {topics.events_metric: t.EVENTS_METRIC, topics.events_drift: t.EVENTS_DRIFT}
-        self.evaluator = Evaluator(Compiled.from_config(config, "ALERTSTREAM_CONFIG"))
+        self.evaluator = Evaluator(Compiled.from_config(config))
         self.feed = ConfigFeed(bootstrap, topics.config)
         self.feed_generation = 0
         # Rate-limit counts of every worker (streams.rate_limit): read on the follower's thread,
@@ -167,7 +167,7 @@ class WorkerApp:
         latest = self.feed.latest
         if self.feed.generation != self.feed_generation and latest is not None:
             self.feed_generation = self.feed.generation
-            if self.publish and latest.version < self.evaluator.compiled.version:
+            if self.publish and not supersedes(latest.version, self.evaluator.compiled.version):
                 return  # an older version read before ours is published: keep the file's
             self.evaluator.reconfigure(latest)
 

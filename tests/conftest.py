@@ -47,13 +47,3 @@ def settings(stack: StackInfo, topic_prefix: str) -> Settings:
     )
     create_topics(stack.bootstrap, load_config(s.config), s.topics)
     return s
-
-
-@pytest.fixture
-def needs_real_kafka(stack: StackInfo) -> None:
-    """Skip where tansu's known gaps make the test meaningless (EOS, exact lag, restart durability)."""
-    if stack.kafka_source == "tansu":
-        pytest.skip(
-            "needs a real Apache Kafka (set ALERTSTREAM_KAFKA_BOOTSTRAP or run where Docker is available): "
-            "tansu lacks EOS for aiokafka, exact ListOffsets and durable storage"
-        )

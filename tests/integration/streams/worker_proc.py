@@ -16,11 +16,13 @@ import yaml
 from confluent_kafka import Producer
 
 from alertstream.kafka_clients import producer_config
+from alertstream.local_stack import free_port
+from alertstream.metrics import scrape
 from alertstream.settings import Settings
 from schemas import codec as c
 from schemas.codec import Codec
 from schemas.events import DriftEvent, MetricEvent
-from streams.bench import _consumed, _free_port
+from streams.bench import consumed
 from tests.kafka_reader import read_topic
 
 CODEC = Codec()
@@ -40,7 +42,7 @@ class WorkerProcess:
         self, settings: Settings, config: Path, *, publish_config: bool = True, log: Path | None = None
     ) -> None:
         self.settings = settings
-        self.port = _free_port()
+        self.port = free_port()
         env = {
             **os.environ,
             "ALERTSTREAM_KAFKA_BOOTSTRAP": settings.require_bootstrap(),
@@ -56,21 +58,13 @@ class WorkerProcess:
         self.proc = subprocess.Popen(args, env=env, stdout=self._out, stderr=subprocess.STDOUT)
 
     def consumed(self) -> float:
-        return _consumed(self.port)
+        return consumed(self.port)
 
     def metric(self, name: str, **labels: str) -> float:
         """One sample of the worker's /metrics (0 when absent)."""
-        import re
-        import urllib.request
-
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        for line in text.splitlines():
-            m = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
-            if m and m.group(1) == name and ",".join(sorted((m.group(2) or "").split(","))) == want:
-                return float(m.group(3))
-        return 0.0
+        samples = scrape(self.port, name, timeout=2)
+        assert samples is not None, "worker /metrics not answering"
+        return next((value for got, value in samples if got == labels), 0.0)
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import pytest
-
-from schemas.errors import ConfigError
 from schemas.rules_config import RouteNode
-from streams.routing import Route, Router, check_receivers
+from streams.routing import Route, Router
 
 RECEIVERS = {"hook": "webhook", "pd": "pagerduty", "slack": "slack", "mail": "email", "beta-hook": "webhook"}
 
@@ -63,10 +60,3 @@ def test_routes_carry_the_channel() -> None:
 
 def test_no_tree_no_routes() -> None:
     assert Router(None, RECEIVERS).routes("a", "critical", "r", "firing", {}) == []
-
-
-def test_unknown_receiver_is_a_config_error_with_its_path() -> None:
-    bad = tree({"receiver": "hook", "routes": [{"match": {}, "receiver": "nope"}]})
-    with pytest.raises(ConfigError) as err:
-        check_receivers(bad, RECEIVERS, "c.yaml")
-    assert "c.yaml: routes.routes[0].receiver: unknown receiver 'nope'" in str(err.value)
