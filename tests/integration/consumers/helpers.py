@@ -200,3 +200,9 @@ def start_deliver(channel: str, env: dict[str, str], log: Path) -> subprocess.Po
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
+
+
+def stopped_counts(log_text: str) -> dict[str, int]:
+    """The counts of the last ``deliver CHANNEL stopped: sent=.. retried=..`` line in a log."""
+    line = log_text.rsplit(" stopped: ", 1)[1].split("\n", 1)[0]
+    return {k: int(v) for k, v in (item.split("=") for item in line.split())}

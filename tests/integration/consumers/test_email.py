@@ -19,31 +19,10 @@ from alertstream.local_stack import free_port
 from consumers.channels import build_channel
 from consumers.model import tasks_for
 from schemas.errors import PermanentDeliveryError
+from tests.email_cases import EXPECTED_HEADERS, INJECTIONS
 from tests.integration.consumers.helpers import config_with, make_alert
 
 pytestmark = pytest.mark.integration
-
-INJECTIONS = [
-    "x\r\nBcc: attacker@evil.example",
-    "x\nX-Injected: 1",
-    "x\rCc: cc@evil.example",
-    "=?utf-8?q?x=0D=0ABcc:_encoded@evil.example?=",
-    "=?utf-8?b?eA0KQmNjOiBiNjRAZXZpbC5leGFtcGxl?=",
-    "x\u2028Bcc: sep@evil.example",
-    "x\x00\r\n\r\nbody-smuggle",
-]
-EXPECTED_HEADERS = {
-    "from",
-    "to",
-    "subject",
-    "date",
-    "message-id",
-    "x-alertstream-delivery-id",
-    "x-alertstream-fingerprint",
-    "content-type",
-    "content-transfer-encoding",
-    "mime-version",
-}
 
 
 class Sink:

@@ -21,6 +21,7 @@ from tests.integration.consumers.helpers import (
     make_alert,
     publish_alerts,
     start_deliver,
+    stopped_counts,
     wait_for,
 )
 
@@ -81,8 +82,7 @@ async def test_deliver_follows_live_receiver_changes(settings: Settings, tmp_pat
     ]
     text = log.read_text()
     assert "config version 3 from topic" in text
-    stopped = text.rsplit("deliver webhook stopped: ", 1)[1].split()
-    counts = {k: int(v) for k, v in (item.split("=") for item in stopped)}
+    counts = stopped_counts(text)
     assert counts["sent"] == 3
     assert counts["dead_lettered"] == 1
     assert counts["duplicates"] == 0

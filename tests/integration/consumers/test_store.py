@@ -51,7 +51,7 @@ def test_migrate_is_idempotent(settings: Settings) -> None:
     assert _count(dsn, "SELECT count(*) FROM alertstream_migrations") == 1
 
 
-def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings) -> None:
+def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     assert settings.kafka_bootstrap is not None
     assert settings.database_url is not None
     dsn = schema_dsn(settings.database_url.get_secret_value())
@@ -68,9 +68,13 @@ def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings) -> Non
             )
     assert producer.flush(30) == 0
 
-    def run_until(expected_alerts: int, expected_outcomes: int) -> None:
+    def run_until(expected_alerts: int, expected_outcomes: int) -> int:
+        """Run the store until the rows are there; returns the records it wrote (incl. duplicates)."""
         stop = threading.Event()
-        worker = threading.Thread(target=run_store, args=(settings.kafka_bootstrap, dsn, settings.topics, stop))
+        written: list[int] = []
+        worker = threading.Thread(
+            target=lambda: written.append(run_store(settings.kafka_bootstrap or "", dsn, settings.topics, stop))
+        )
         worker.start()
         try:
             deadline = time.monotonic() + 30
@@ -85,8 +89,10 @@ def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings) -> Non
         finally:
             stop.set()
             worker.join(30)
+        return written[0]
 
-    run_until(20, 40)
+    # 40 alerts (20 twice) and 60 outcomes (one duplicate each) read; the duplicates insert nothing
+    assert run_until(20, 40) == 100
     assert _count(dsn, "SELECT count(*) FROM alerts") == 20
     assert _count(dsn, "SELECT count(*) FROM delivery_outcomes") == 40
     assert _count(dsn, "SELECT count(*) FROM delivery_outcomes WHERE outcome = 'sent' AND status_code = 200") == 20
@@ -100,5 +106,6 @@ def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings) -> Non
     # A restart of the group reads nothing twice; new records arrive once.
     more = [make_alert([("ops", "webhook")]) for _ in range(5)]
     publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, more)
-    run_until(25, 40)
+    assert run_until(25, 40) == 5, "the first run's offsets were committed: nothing is read twice"
     assert _count(dsn, "SELECT count(*) FROM alerts") == 25
+    assert caplog.text.count("store: skipped undecodable record") == 1

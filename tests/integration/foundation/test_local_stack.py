@@ -26,10 +26,6 @@ time.sleep(600)
 """
 
 
-def _gone(pids: list[int], timeout: float = 15) -> list[int]:
-    return still_running(pids, timeout)
-
-
 def _tree(pid: int) -> list[int]:
     proc = psutil.Process(pid)
     return [pid, *(c.pid for c in proc.children(recursive=True))]
@@ -43,7 +39,7 @@ def test_close_stops_every_process() -> None:
     pids = [p for pid in info.pids.values() for p in _tree(pid)]
     assert len(pids) >= 3  # tansu, the postmaster and its background processes
     stack.close()
-    assert _gone(pids) == []
+    assert still_running(pids, 15) == []
 
 
 def test_sigkill_of_the_owner_leaves_no_orphans() -> None:
@@ -54,4 +50,4 @@ def test_sigkill_of_the_owner_leaves_no_orphans() -> None:
         assert len(pids) >= 3
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait(10)
-    assert _gone(pids) == []
+    assert still_running(pids, 15) == []

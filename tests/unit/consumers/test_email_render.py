@@ -6,21 +6,11 @@ import email.policy
 import pytest
 
 from consumers.email_render import RecipientError, header_safe, render_email, validate_recipients
-from tests.unit.consumers.test_render import alert
+from tests.email_cases import EXPECTED_HEADERS, INJECTIONS
+from tests.unit.consumers.helpers import alert
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "Test\r\nBcc: attacker@evil.com",
-        "Test\nBcc: a@evil.com",
-        "Test\rBcc: a@evil.com",
-        "Test\u2028Bcc: a@evil.com",
-        "Test\x85Bcc: a@evil.com",
-        "Test\x00\r\n\r\nbody",
-        "=?utf-8?q?Test=0D=0ABcc:_a@evil.com?=",
-    ],
-)
+@pytest.mark.parametrize("value", INJECTIONS)
 def test_header_safe_leaves_one_plain_line(value: str) -> None:
     safe = header_safe(value)
     assert "\r" not in safe
@@ -67,20 +57,7 @@ def test_rendered_message_has_exactly_the_expected_headers() -> None:
         a, "alerts@example.com", ["ops@example.com"], "[$severity] $summary $tenant", "$summary", "msg_1"
     )
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    assert sorted(k.lower() for k in parsed) == sorted(
-        [
-            "from",
-            "to",
-            "subject",
-            "date",
-            "message-id",
-            "x-alertstream-delivery-id",
-            "x-alertstream-fingerprint",
-            "content-type",
-            "content-transfer-encoding",
-            "mime-version",
-        ]
-    )
+    assert sorted(k.lower() for k in parsed) == sorted(EXPECTED_HEADERS)
     assert str(parsed["To"]) == "ops@example.com"
     assert "\n" not in str(parsed["Subject"])
     assert str(parsed["Subject"]).startswith("[critical] x Bcc: evil@evil.com = ?utf-8?q?")

@@ -43,6 +43,7 @@ def test_invalid_receivers_name_the_path_and_problem(receiver: dict[str, Any], p
 
 
 def test_missing_secret_makes_only_that_receiver_unusable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the Standard Webhooks spec's published example secret: test-only
     monkeypatch.setenv("GOOD_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     monkeypatch.delenv("MISSING_SECRET", raising=False)
     config = parse(
