@@ -33,6 +33,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/hadolint Dockerfile
 
 dev: $(STAMP)
 	$(BIN)/alertstream dev

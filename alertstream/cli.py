@@ -16,10 +16,10 @@ from typing import Annotated, TextIO
 import typer
 
 from alertstream import cli_consumers, cli_streams
-from alertstream.settings import Settings
-from schemas.codec import Codec
-from schemas.config import AlertstreamConfig, load_config
-from schemas.errors import ConfigError
+from alertstream.runtime.settings import Settings
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import AlertstreamConfig, load_config
+from alertstream.schemas.errors import ConfigError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -42,7 +42,7 @@ def _settings() -> Settings:
 @topics_app.command("create")
 def topics_create() -> None:
     """Create every topic (idempotent), with partitions/replication/cleanup policy from the config."""
-    from alertstream.topic_admin import create_topics
+    from alertstream.runtime.topic_admin import create_topics
 
     settings = _settings()
     config = _load_config_or_exit(settings.config)
@@ -94,7 +94,7 @@ def publish(
 
 def _codec(settings: Settings) -> Codec:
     if settings.schema_registry_url:
-        from schemas.registry import HttpSchemaRegistry
+        from alertstream.schemas.registry import HttpSchemaRegistry
 
         return Codec(HttpSchemaRegistry(settings.schema_registry_url))
     return Codec()
@@ -124,7 +124,7 @@ def config_publish(file: Annotated[Path, typer.Argument(help="the YAML config fi
     """Publish a config to the running workers (the compacted config topic); its version must be newer."""
     import yaml
 
-    from streams.config_feed import ConfigFeed, publish_config
+    from alertstream.streams.config_feed import ConfigFeed, publish_config
 
     settings = _settings()
     config = _load_config_or_exit(str(file))
@@ -149,7 +149,7 @@ def config_publish(file: Annotated[Path, typer.Argument(help="the YAML config fi
 @schemas_app.command("check")
 def schemas_check() -> None:
     """Check FULL_TRANSITIVE compatibility of the current schemas with every kept version."""
-    from schemas.evolution import check_full_transitive
+    from alertstream.schemas.evolution import check_full_transitive
 
     problems = list(check_full_transitive())
     for p in problems:
@@ -162,7 +162,7 @@ def schemas_check() -> None:
 @schemas_app.command("snapshot")
 def schemas_snapshot() -> None:
     """Keep each changed schema as its next version under schemas/history/ (run when releasing)."""
-    from schemas.evolution import snapshot
+    from alertstream.schemas.evolution import snapshot
 
     for path in snapshot() or ["nothing changed"]:
         typer.echo(path)
@@ -184,7 +184,7 @@ def bench(
     out: Annotated[Path, typer.Option(help="folder for the JSON results")] = Path("bench-results"),
 ) -> None:
     """Throughput, latency and memory of each stage beside the raw confluent-kafka passthrough ceiling."""
-    from alertstream.bench import PARTS, format_report, run_bench
+    from alertstream.bench.harness import PARTS, format_report, run_bench
 
     chosen = part or list(PARTS)
     unknown = [p for p in chosen if p not in PARTS]

@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from alertstream.settings import Settings
-from schemas.errors import ConfigError
-from schemas.topics import CHANNELS
+from alertstream.runtime.settings import Settings
+from alertstream.schemas.errors import ConfigError
+from alertstream.schemas.topics import CHANNELS
 
 app = typer.Typer(no_args_is_help=True)
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect and replay a channel's dead-letter topic.")
@@ -64,12 +64,12 @@ def deliver(
     channel: ChannelArg,
 ) -> None:
     """One channel's consumer group: `alerts` + the channel's retry tiers → receivers, DLQ."""
-    from alertstream.metrics import serve
-    from consumers.channels import build_channel
-    from consumers.deliver import DeliveryService
-    from consumers.receiver_feed import ReceiverFeed
-    from consumers.receivers import ReceiverBook
-    from schemas.config import load_config
+    from alertstream.consumers.channels import build_channel
+    from alertstream.consumers.deliver import DeliveryService
+    from alertstream.consumers.receiver_feed import ReceiverFeed
+    from alertstream.consumers.receivers import ReceiverBook
+    from alertstream.runtime.metrics import serve
+    from alertstream.schemas.config import load_config
 
     settings = Settings()
     try:
@@ -77,7 +77,7 @@ def deliver(
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    from consumers.db import migrate
+    from alertstream.consumers.db import migrate
 
     dsn = _dsn(settings)
     migrate(dsn)  # idempotent: `dev` and fresh deployments need no separate step
@@ -119,9 +119,9 @@ def deliver(
 @app.command("store")
 def store() -> None:
     """The PostgreSQL sink: alerts and delivery outcomes, idempotently."""
-    from alertstream.metrics import serve
-    from consumers.db import migrate
-    from consumers.store import run_store
+    from alertstream.consumers.db import migrate
+    from alertstream.consumers.store import run_store
+    from alertstream.runtime.metrics import serve
 
     settings = Settings()
     migrate(_dsn(settings))
@@ -141,7 +141,7 @@ def dlq_list(
     fingerprint: FingerprintOpt = None,
 ) -> None:
     """Print the channel's dead-lettered tasks as JSON lines."""
-    from consumers.dlq import read_dlq, select
+    from alertstream.consumers.dlq import read_dlq, select
 
     settings = Settings()
     entries = read_dlq(settings.require_bootstrap(), settings.topics, channel)
@@ -160,7 +160,7 @@ def dlq_replay(
     fingerprint: FingerprintOpt = None,
 ) -> None:
     """Put the selected dead-lettered tasks back on retry tier 1 (delivered at most once each)."""
-    from consumers.dlq import replay
+    from alertstream.consumers.dlq import replay
 
     settings = Settings()
     done, skipped = replay(
@@ -172,7 +172,11 @@ def dlq_replay(
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the PostgreSQL migrations (idempotent)."""
-    from consumers.db import migrate
+    from alertstream.consumers.db import MissingMigrations, migrate
 
-    applied = migrate(_dsn(Settings()))
+    try:
+        applied = migrate(_dsn(Settings()))
+    except MissingMigrations as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"applied {', '.join(applied)}" if applied else "database is up to date")

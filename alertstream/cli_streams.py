@@ -18,11 +18,11 @@ def worker(
     ),
 ) -> None:
     """The Faust evaluator: events.metric + events.drift -> alerts (at-least-once)."""
-    from alertstream import metrics
-    from alertstream.settings import Settings
-    from schemas.config import load_config
-    from schemas.errors import ConfigError
-    from streams.worker import run_worker
+    from alertstream.runtime import metrics
+    from alertstream.runtime.settings import Settings
+    from alertstream.schemas.config import load_config
+    from alertstream.schemas.errors import ConfigError
+    from alertstream.streams.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -33,8 +33,8 @@ def worker(
         raise typer.Exit(2) from None
     codec = None
     if settings.schema_registry_url:
-        from schemas.codec import Codec
-        from schemas.registry import HttpSchemaRegistry
+        from alertstream.schemas.codec import Codec
+        from alertstream.schemas.registry import HttpSchemaRegistry
 
         codec = Codec(HttpSchemaRegistry(settings.schema_registry_url))
     metrics.serve("worker", settings.metrics_port)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from confluent_kafka import Producer
 
 from alertstream.background import BackgroundLoop
-from alertstream.kafka_clients import producer_config
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.events import DriftEvent, MetricEvent
-from schemas.topics import TopicNames
+from alertstream.runtime.kafka_clients import producer_config
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.events import DriftEvent, MetricEvent
+from alertstream.schemas.topics import TopicNames
 
 TENANTS = ("acme-health", "globex-clinic")
 #: metric -> (normal low, normal high, excursion value)

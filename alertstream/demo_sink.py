@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from consumers.signing import SigningSecret, verify
+from alertstream.consumers.signing import SigningSecret, verify
 
 HTTP_PORT = 9480
 SMTP_PORT = 1025

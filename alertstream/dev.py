@@ -29,15 +29,15 @@ from types import FrameType
 from confluent_kafka import Consumer
 
 from alertstream.background import BackgroundLoop
+from alertstream.consumers.signing import SECRET_PREFIX, SigningSecret
 from alertstream.demo import DemoProducer
 from alertstream.demo_sink import DemoSink
-from alertstream.kafka_clients import consumer_config
 from alertstream.local_stack import LocalStack, die_with_parent
-from alertstream.settings import Settings
-from alertstream.topic_admin import contract_names, create_topics
-from consumers.signing import SECRET_PREFIX, SigningSecret
-from schemas.config import AlertstreamConfig, load_config
-from schemas.topics import CHANNELS
+from alertstream.runtime.kafka_clients import consumer_config
+from alertstream.runtime.settings import Settings
+from alertstream.runtime.topic_admin import contract_names, create_topics
+from alertstream.schemas.config import AlertstreamConfig, load_config
+from alertstream.schemas.topics import CHANNELS
 
 STATUS_EVERY = 5.0
 STOP_GRACE = 15.0

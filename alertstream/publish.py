@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from alertstream.kafka_clients import producer_config
-from schemas import codec as c
-from schemas import events
-from schemas import topics as t
-from schemas.codec import Codec
-from schemas.errors import AlertstreamError, ValidationError
+from alertstream.runtime.kafka_clients import producer_config
+from alertstream.schemas import codec as c
+from alertstream.schemas import events
+from alertstream.schemas import topics as t
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.errors import AlertstreamError, ValidationError
 
 #: Contract topic name -> (record name, validator producing (key, record)).
 Prepare = Callable[[object, int], tuple[bytes, dict[str, object]]]

@@ -21,8 +21,19 @@ def migration_files() -> list[Path]:
     return sorted(MIGRATIONS.glob("*.sql"))
 
 
-def migrate(dsn: str) -> list[str]:
-    """Apply pending migrations; returns the versions applied now (empty when up to date)."""
+class MissingMigrations(RuntimeError):
+    """The installed package has no migration files: a broken build, never "up to date"."""
+
+
+def migrate(dsn: str, files: list[Path] | None = None) -> list[str]:
+    """Apply pending migrations; returns the versions applied now (empty when up to date).
+
+    Raises :class:`MissingMigrations` when there are no migration files at all: a wheel built
+    without them once reported "up to date" and created no tables.
+    """
+    files = migration_files() if files is None else files
+    if not files:
+        raise MissingMigrations(f"no migration files (*.sql) in {MIGRATIONS}: the installation is incomplete")
     applied_now: list[str] = []
     with psycopg.connect(dsn, autocommit=False) as conn:
         with conn.transaction():
@@ -31,7 +42,7 @@ def migrate(dsn: str) -> list[str]:
                 "CREATE TABLE IF NOT EXISTS alertstream_migrations ("
                 " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-        for path in migration_files():
+        for path in files:
             version = path.stem
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))

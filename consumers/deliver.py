@@ -36,16 +36,14 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from alertstream.kafka_clients import consumer_config, producer_config
-from alertstream.metrics import DLQ_MESSAGES, NOTIFICATION_LATENCY, NOTIFICATIONS, RETRIES
-from consumers.channels import Channel
-from consumers.failures import from_exception
-from consumers.ledger import Ledger, SentRow
-from consumers.model import Task, tasks_for
-from consumers.offsets import PartitionOffsets
-from consumers.receiver_guard import ReceiverGuards
-from consumers.retry_tiers import Schedule, next_step, schedule_from
-from consumers.task_messages import (
+from alertstream.consumers.channels import Channel
+from alertstream.consumers.failures import from_exception
+from alertstream.consumers.ledger import Ledger, SentRow
+from alertstream.consumers.model import Task, tasks_for
+from alertstream.consumers.offsets import PartitionOffsets
+from alertstream.consumers.receiver_guard import ReceiverGuards
+from alertstream.consumers.retry_tiers import Schedule, next_step, schedule_from
+from alertstream.consumers.task_messages import (
     HEADER_REPLAYED,
     dlq_headers,
     error_text,
@@ -53,10 +51,18 @@ from consumers.task_messages import (
     retry_headers,
     undecodable_headers,
 )
-from schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
-from schemas.config import AlertstreamConfig
-from schemas.errors import CodecError, ConfigError, DeliveryError, PermanentDeliveryError, RetryableDeliveryError
-from schemas.topics import TopicNames
+from alertstream.runtime.kafka_clients import consumer_config, producer_config
+from alertstream.runtime.metrics import DLQ_MESSAGES, NOTIFICATION_LATENCY, NOTIFICATIONS, RETRIES
+from alertstream.schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
+from alertstream.schemas.config import AlertstreamConfig
+from alertstream.schemas.errors import (
+    CodecError,
+    ConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
+from alertstream.schemas.topics import TopicNames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

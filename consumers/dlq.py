@@ -17,11 +17,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from alertstream.kafka_clients import consumer_config, producer_config
-from consumers.task_messages import HEADER_ERROR, HEADER_REASON, retry_headers
-from schemas.codec import DELIVERY_TASK, Codec
-from schemas.errors import CodecError
-from schemas.topics import TopicNames
+from alertstream.consumers.task_messages import HEADER_ERROR, HEADER_REASON, retry_headers
+from alertstream.runtime.kafka_clients import consumer_config, producer_config
+from alertstream.schemas.codec import DELIVERY_TASK, Codec
+from alertstream.schemas.errors import CodecError
+from alertstream.schemas.topics import TopicNames
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from email.utils import formatdate
 from string import Template
 from typing import Any
 
-from consumers.render import template_fields
+from alertstream.consumers.render import template_fields
 
 MAX_RECIPIENTS = 50
 MAX_SUBJECT = 200

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from schemas.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from alertstream.schemas.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 
 REASONS = (
     # retryable

@@ -3,9 +3,9 @@
 ``alertstream config publish`` reaches the workers without a restart; if the deliver processes
 kept the receivers they read at start, an alert routed to a receiver that the new version added
 would be dead-lettered as ``unknown_receiver``. So each deliver process reads the whole config
-topic (:mod:`alertstream.topic_follower`) and swaps its :class:`~consumers.receivers.ReceiverBook`
+topic (:mod:`alertstream.runtime.topic_follower`) and swaps its :class:`~alertstream.consumers.receivers.ReceiverBook`
 to every newer valid version — the same documents, parsed by the same function and ordered by the
-same rule (:func:`schemas.config.accept_published`) as the workers'. A task routed under a version this
+same rule (:func:`alertstream.schemas.config.accept_published`) as the workers'. A task routed under a version this
 process has not read yet is retried, not dead-lettered (``config_behind``).
 
 What stays fixed until a restart: the ``delivery`` section (retry tiers are topics, created and
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 
-from alertstream.topic_follower import TopicFollower
-from consumers.receivers import ReceiverBook
-from schemas.config import accept_published
-from schemas.topics import CONFIG_KEY
+from alertstream.consumers.receivers import ReceiverBook
+from alertstream.runtime.topic_follower import TopicFollower
+from alertstream.schemas.config import accept_published
+from alertstream.schemas.topics import CONFIG_KEY
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
   waits at most :data:`RECEIVER_WAIT_SECONDS` for one, then takes the retry path
   (``receiver_busy``): a backlog to a fast receiver just queues, while a slow receiver cannot hold
   the process's global slots for long.
-* **Breaker** (:mod:`consumers.breaker`): after N consecutive failures the receiver gets no
+* **Breaker** (:mod:`alertstream.consumers.breaker`): after N consecutive failures the receiver gets no
   attempts for a cool-down; tasks take the retry path (``circuit_open``). Then one probe goes
   out, and tasks arriving meanwhile wait briefly for its verdict.
 * **Disabled**: a receiver that answered 410 Gone gets no attempts until a `dlq replay` of one of
@@ -21,9 +21,9 @@ import time
 
 from prometheus_client import Gauge
 
-from consumers.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
-from schemas.errors import DeliveryError, PermanentDeliveryError
-from schemas.receivers_config import DeliverySection
+from alertstream.consumers.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
+from alertstream.schemas.errors import DeliveryError, PermanentDeliveryError
+from alertstream.schemas.receivers_config import DeliverySection
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consumers.model import Task
-from consumers.signing import SigningSecret
-from schemas.errors import PermanentDeliveryError, RetryableDeliveryError
-from schemas.receivers_config import Receiver
+from alertstream.consumers.model import Task
+from alertstream.consumers.signing import SigningSecret
+from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
+from alertstream.schemas.receivers_config import Receiver
 
 log = logging.getLogger(__name__)
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -96,7 +96,7 @@ def resolve(receiver: Receiver) -> ResolvedReceiver:
 class ReceiverBook:
     """The receivers of one channel by name, as of one config ``version``.
 
-    The book follows live config (:mod:`consumers.receiver_feed`): :meth:`replace` swaps the whole
+    The book follows live config (:mod:`alertstream.consumers.receiver_feed`): :meth:`replace` swaps the whole
     mapping in one assignment, so a delivery sees either the old or the new receivers, never a mix.
     """
 

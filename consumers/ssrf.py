@@ -3,7 +3,7 @@
 Pure classification (:func:`refusal`) over :mod:`ipaddress` objects, plus the parsing of every
 spelling of an IP a URL host can carry (``2130706433``, ``0177.0.0.1``, ``0x7f.1``, ``[::1]``,
 ``::ffff:127.0.0.1``). The HTTP transport resolves a host, checks *every* A/AAAA answer, and
-connects only to addresses checked here (see :mod:`consumers.http`). Default deny: only globally
+connects only to addresses checked here (see :mod:`alertstream.consumers.http`). Default deny: only globally
 routable unicast addresses pass, unless a receiver sets ``allow_private`` — which opens loopback,
 private, link-local and shared ranges but never cloud metadata endpoints, unspecified or multicast.
 """

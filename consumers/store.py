@@ -19,10 +19,10 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, Message
 from prometheus_client import Counter
 
-from alertstream.kafka_clients import consumer_config
-from schemas.codec import ALERT, DELIVERY_OUTCOME, Codec
-from schemas.errors import CodecError
-from schemas.topics import TopicNames
+from alertstream.runtime.kafka_clients import consumer_config
+from alertstream.schemas.codec import ALERT, DELIVERY_OUTCOME, Codec
+from alertstream.schemas.errors import CodecError
+from alertstream.schemas.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

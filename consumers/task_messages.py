@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumers.model import Task
+from alertstream.consumers.model import Task
 
 HEADER_ATTEMPT = "attempt"
 HEADER_NOT_BEFORE = "not-before"

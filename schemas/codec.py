@@ -10,7 +10,7 @@ Two wire formats, both decoded always:
 
 Writer schemas are known by fingerprint for the current version *and* every version kept under
 ``history/``, so events written by older producers still decode (resolved to the current schema).
-Every failure is a :class:`~schemas.errors.CodecError` with a bounded reason; nothing else escapes.
+Every failure is a :class:`~alertstream.schemas.errors.CodecError` with a bounded reason; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
 
-from schemas.errors import CodecError
+from alertstream.schemas.errors import CodecError
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 HISTORY_DIR = SCHEMA_DIR / "history"
@@ -111,7 +111,7 @@ class Codec:
         """Encode ``record`` with the current schema of ``name``.
 
         Raises CodecError("encode_failed") when the record does not fit the schema; callers
-        validate first (:mod:`schemas.events`) so that this is a programming error, not input.
+        validate first (:mod:`alertstream.schemas.events`) so that this is a programming error, not input.
         """
         schema = self.current[name]
         out = io.BytesIO()

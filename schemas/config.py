@@ -1,12 +1,12 @@
 """The configuration file (``ALERTSTREAM_CONFIG``): topics, rules, routes, receivers, delivery.
 
 Config is data with a schema: :func:`load_config` validates the whole file and raises one
-:class:`~schemas.errors.ConfigError` that names the file, the path inside it (``rules[2].critical``)
+:class:`~alertstream.schemas.errors.ConfigError` that names the file, the path inside it (``rules[2].critical``)
 and the problem, for *every* problem at once. Secrets are never in the file: receivers name the
 environment variable or file that holds them.
 
-Each stage owns its section's model: :mod:`schemas.rules_config` (rules, routes) for the
-evaluator and :mod:`schemas.receivers_config` (receivers, retry tiers) for the consumers; this
+Each stage owns its section's model: :mod:`alertstream.schemas.rules_config` (rules, routes) for the
+evaluator and :mod:`alertstream.schemas.receivers_config` (receivers, retry tiers) for the consumers; this
 module composes them with the topic settings every process shares.
 """
 
@@ -22,9 +22,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from schemas.errors import ConfigError
-from schemas.receivers_config import DeliverySection, Receiver
-from schemas.rules_config import RateLimitSection, RouteNode, Rule
+from alertstream.schemas.errors import ConfigError
+from alertstream.schemas.receivers_config import DeliverySection, Receiver
+from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
 log = logging.getLogger(__name__)

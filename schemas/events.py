@@ -3,7 +3,7 @@
 One validator serves `alertstream publish` (JSON lines from producers) and the evaluator (decoded
 Avro records, whose *types* the codec already guarantees but whose *semantics* it does not: NaN,
 empty tenant, a timestamp far in the future). Every failure is a
-:class:`~schemas.errors.ValidationError` with a bounded reason and the offending field's path.
+:class:`~alertstream.schemas.errors.ValidationError` with a bounded reason and the offending field's path.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from schemas.errors import ValidationError
+from alertstream.schemas.errors import ValidationError
 
 #: Events stamped further ahead than this are refused (clock skew allowance).
 MAX_FUTURE_MS = 5 * 60 * 1000

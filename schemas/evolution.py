@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.utils import generate_many
 
-from schemas.codec import HISTORY_DIR, RECORD_NAMES, SchemaVersion, load_current, load_history
+from alertstream.schemas.codec import HISTORY_DIR, RECORD_NAMES, SchemaVersion, load_current, load_history
 
 
 @dataclass(frozen=True)

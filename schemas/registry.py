@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from schemas.codec import SchemaVersion
+from alertstream.schemas.codec import SchemaVersion
 
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 

@@ -8,8 +8,8 @@ typo or an impossible threshold order is a config error with a path, not a silen
 
 Two kinds, told apart by ``kind`` (when it is left out: ``drift`` if ``drift_type`` is given):
 
-* ``metric``: compares a :class:`~schemas.events.MetricEvent` ``value``;
-* ``drift``: compares the delta of a :class:`~schemas.events.DriftEvent` — ``relative``
+* ``metric``: compares a :class:`~alertstream.schemas.events.MetricEvent` ``value``;
+* ``drift``: compares the delta of a :class:`~alertstream.schemas.events.DriftEvent` — ``relative``
   ((current - baseline) / |baseline|) or ``absolute`` (current - baseline) — and ignores events
   whose ``sample_count`` is below ``min_sample_count`` (too few claims to mean anything).
 """

@@ -6,7 +6,7 @@ does the same from a shell (:func:`publish_config`). Versions only move forward:
 than the one in force is ignored by every worker, and is refused at publish — otherwise a worker
 restarted with a stale file would roll back a live change, and after compaction a new worker could
 see a different version than the running ones. Every worker reads
-the *whole* topic (:mod:`alertstream.topic_follower`), and the evaluator switches to each valid version between
+the *whole* topic (:mod:`alertstream.runtime.topic_follower`), and the evaluator switches to each valid version between
 two batches: a rule change reaches running workers without a restart. An invalid document is
 logged (file, path, problem) and ignored; the previous version stays in force.
 """
@@ -20,12 +20,12 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from alertstream.kafka_clients import producer_config
-from alertstream.topic_follower import TopicFollower
-from schemas.config import AlertstreamConfig, accept_published, parse_config
-from schemas.errors import ConfigError
-from schemas.topics import CONFIG_KEY
-from streams.evaluator import Compiled
+from alertstream.runtime.kafka_clients import producer_config
+from alertstream.runtime.topic_follower import TopicFollower
+from alertstream.schemas.config import AlertstreamConfig, accept_published, parse_config
+from alertstream.schemas.errors import ConfigError
+from alertstream.schemas.topics import CONFIG_KEY
+from alertstream.streams.evaluator import Compiled
 
 log = logging.getLogger(__name__)
 

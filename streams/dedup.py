@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-from schemas.rules_config import SEVERITY_ORDER
-from streams.rules import Observation
+from alertstream.schemas.rules_config import SEVERITY_ORDER
+from alertstream.streams.rules import Observation
 
 Phase = Literal["ok", "pending", "firing"]
 MAX_EVENT_IDS = 10

@@ -4,10 +4,10 @@ Still pure (no Kafka, no Faust): state is read through a ``get`` callable and ha
 list of writes, so the worker can apply each touched key once per batch (one changelog record
 per key per batch instead of one per event) and tests can use a dict.
 
-Per event: the rules watching it produce observations (:mod:`streams.rules`); each is folded into
-its fingerprint's state (:mod:`streams.dedup`); a firing notification passes the rate limiter
-(:mod:`streams.rate_limit`), is routed (:mod:`streams.routing`) and sanitised
-(:mod:`streams.sanitise`) into an ``Alert`` record.
+Per event: the rules watching it produce observations (:mod:`alertstream.streams.rules`); each is folded into
+its fingerprint's state (:mod:`alertstream.streams.dedup`); a firing notification passes the rate limiter
+(:mod:`alertstream.streams.rate_limit`), is routed (:mod:`alertstream.streams.routing`) and sanitised
+(:mod:`alertstream.streams.sanitise`) into an ``Alert`` record.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.config import AlertstreamConfig
-from schemas.events import DriftEvent, MetricEvent
-from schemas.rules_config import RateLimitSection
-from streams.dedup import Decision, EpisodeState, deny, expired, step
-from streams.rate_limit import RateLimiter, WindowCounts
-from streams.routing import Router
-from streams.rules import Observation, RuleSet
-from streams.sanitise import details_json, summary_text
+from alertstream.schemas.config import AlertstreamConfig
+from alertstream.schemas.events import DriftEvent, MetricEvent
+from alertstream.schemas.rules_config import RateLimitSection
+from alertstream.streams.dedup import Decision, EpisodeState, deny, expired, step
+from alertstream.streams.rate_limit import RateLimiter, WindowCounts
+from alertstream.streams.routing import Router
+from alertstream.streams.rules import Observation, RuleSet
+from alertstream.streams.sanitise import details_json, summary_text
 
 Event = MetricEvent | DriftEvent
 #: A stored state value: [partition, EpisodeState row]; the partition lets expiry delete it.

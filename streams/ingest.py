@@ -1,9 +1,9 @@
 """Ingest: raw Kafka bytes -> a validated event, or an :class:`Invalid` bound for ``events.invalid``.
 
 The worker consumes raw bytes (never a Faust codec) so that *no* input can raise inside the
-stream: every failure of the codec (:class:`~schemas.errors.CodecError`) and of the contract's
-semantics (:class:`~schemas.errors.ValidationError`: NaN, empty tenant, far-future timestamps —
-the one validator in :mod:`schemas.events`) becomes data with a bounded ``reason``, and the
+stream: every failure of the codec (:class:`~alertstream.schemas.errors.CodecError`) and of the contract's
+semantics (:class:`~alertstream.schemas.errors.ValidationError`: NaN, empty tenant, far-future timestamps —
+the one validator in :mod:`alertstream.schemas.events`) becomes data with a bounded ``reason``, and the
 partition moves on.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.errors import CodecError, ValidationError
-from schemas.events import DriftEvent, MetricEvent, drift_event, metric_event
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.errors import CodecError, ValidationError
+from alertstream.schemas.events import DriftEvent, MetricEvent, drift_event, metric_event
 
 MAX_DETAIL = 512
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas.rules_config import RateLimitSection
+from alertstream.schemas.rules_config import RateLimitSection
 
 
 @dataclass(frozen=True, slots=True)

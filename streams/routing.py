@@ -8,7 +8,7 @@ de-duplicated in tree order and travels on the alert as ``routes``, so each chan
 group only reads the alerts it has to deliver.
 
 Receiver names are resolved to channels when the tree is compiled; an unknown name is a
-:class:`~schemas.errors.ConfigError` naming the route's path.
+:class:`~alertstream.schemas.errors.ConfigError` naming the route's path.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from schemas.rules_config import RouteNode
+from alertstream.schemas.rules_config import RouteNode
 
 #: Match keys that name alert attributes; any other key is a label name.
 ATTRIBUTE_KEYS = frozenset({"tenant", "severity", "rule", "rule_id", "status"})

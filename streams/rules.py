@@ -1,9 +1,9 @@
 """Rule evaluation: one event + the matching rules -> one :class:`Observation` per rule.
 
-Pure functions over the validated config models (:mod:`schemas.rules_config`) and the frozen
-event dataclasses (:mod:`schemas.events`). An observation says what *this* event means for one
+Pure functions over the validated config models (:mod:`alertstream.schemas.rules_config`) and the frozen
+event dataclasses (:mod:`alertstream.schemas.events`). An observation says what *this* event means for one
 fingerprint — which severity it breaches (if any) and whether it is past the clear threshold; the
-stateful part (``for``, hysteresis across events, dedup, resolve) is :mod:`streams.dedup`.
+stateful part (``for``, hysteresis across events, dedup, resolve) is :mod:`alertstream.streams.dedup`.
 
 Rules are indexed once per config version by metric name / drift type, so the per-event cost is
 a dict lookup plus the few rules that watch that metric.
@@ -15,9 +15,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from schemas.events import DriftEvent, MetricEvent
-from schemas.rules_config import Operator, Rule, Severity
-from streams.fingerprint import drift_entity, fingerprint, metric_entity
+from alertstream.schemas.events import DriftEvent, MetricEvent
+from alertstream.schemas.rules_config import Operator, Rule, Severity
+from alertstream.streams.fingerprint import drift_entity, fingerprint, metric_entity
 
 
 def compare(op: Operator, value: float, threshold: float) -> bool:

@@ -1,9 +1,9 @@
 """`alertstream worker`: the Faust app that turns events into alerts.
 
-Thin I/O shell around :class:`streams.evaluator.Evaluator`:
+Thin I/O shell around :class:`alertstream.streams.evaluator.Evaluator`:
 
 * raw bytes from ``events.metric`` and ``events.drift`` arrive in whole fetches
-  (:mod:`streams.batch_consumer`: Faust's per-message path alone caps below the throughput
+  (:mod:`alertstream.streams.batch_consumer`: Faust's per-message path alone caps below the throughput
   target); decoding per message never raises, bad input goes to ``events.invalid`` with reason
   headers, and the offset moves on. The agent on those topics only declares the subscription;
 * episode state lives in a changelog-backed Faust table keyed by fingerprint; each key touched in
@@ -13,7 +13,7 @@ Thin I/O shell around :class:`streams.evaluator.Evaluator`:
 * alerts and invalid records go out through Faust's buffered producer (``send_soon``), which
   Faust flushes before every offset commit: at-least-once, and the state machine's per-fingerprint
   watermark turns redelivered events into no-ops;
-* the config comes from the compacted config topic (:mod:`streams.config_feed`) and is swapped in
+* the config comes from the compacted config topic (:mod:`alertstream.streams.config_feed`) and is swapped in
   between batches; a timer expires idle state (bounded memory).
 
 Never ``exactly_once``: aiokafka cannot get a producer id from the local broker.
@@ -30,15 +30,15 @@ from typing import Any
 
 import faust
 
-from alertstream.topic_follower import TopicFollower
-from schemas import codec as c
-from schemas import topics as t
-from schemas.codec import Codec
-from schemas.config import AlertstreamConfig, supersedes
-from streams.batch_consumer import BatchApp
-from streams.config_feed import ConfigFeed
-from streams.evaluator import BatchResult, Compiled, Evaluator, StoredState
-from streams.ingest import Ingest, Invalid
+from alertstream.runtime.topic_follower import TopicFollower
+from alertstream.schemas import codec as c
+from alertstream.schemas import topics as t
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import AlertstreamConfig, supersedes
+from alertstream.streams.batch_consumer import BatchApp
+from alertstream.streams.config_feed import ConfigFeed
+from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator, StoredState
+from alertstream.streams.ingest import Ingest, Invalid
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class WorkerApp:
         app_id: str | None = None,
         codec: Codec | None = None,
     ) -> None:
-        from alertstream import metrics  # the contract metrics, defined once
+        from alertstream.runtime import metrics  # the contract metrics, defined once
 
         self.metrics = metrics
         self.bootstrap = bootstrap
@@ -149,7 +149,7 @@ class WorkerApp:
 
     def _publish_if_newer(self) -> None:
         """Publish the file's config unless the topic already has this version or a newer one."""
-        from streams.config_feed import StaleConfig, publish_config
+        from alertstream.streams.config_feed import StaleConfig, publish_config
 
         if not self.feed.wait_caught_up(CONFIG_CATCH_UP_S):
             log.warning("config topic not read to its end in %.0fs: publishing the file's config", CONFIG_CATCH_UP_S)

@@ -16,9 +16,9 @@ import pytest
 from pydantic import SecretStr
 
 from alertstream.local_stack import LocalStack, StackInfo
-from alertstream.settings import Settings
-from alertstream.topic_admin import create_topics
-from schemas.config import load_config
+from alertstream.runtime.settings import Settings
+from alertstream.runtime.topic_admin import create_topics
+from alertstream.schemas.config import load_config
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
-from alertstream.kafka_clients import consumer_config
+from alertstream.runtime.kafka_clients import consumer_config
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,18 @@
 """One module per channel, one contract: ``async send(task) -> int | None``.
 
 ``send`` returns the HTTP/SMTP status code of a successful delivery (for the record) or raises
-:class:`~schemas.errors.RetryableDeliveryError` / :class:`~schemas.errors.PermanentDeliveryError`.
-The retry/DLQ machinery in :mod:`consumers.deliver` is shared by all channels.
+:class:`~alertstream.schemas.errors.RetryableDeliveryError` /
+:class:`~alertstream.schemas.errors.PermanentDeliveryError`.
+The retry/DLQ machinery in :mod:`alertstream.consumers.deliver` is shared by all channels.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from consumers.model import Task
-from consumers.receivers import ReceiverBook
-from schemas.config import AlertstreamConfig
+from alertstream.consumers.model import Task
+from alertstream.consumers.receivers import ReceiverBook
+from alertstream.schemas.config import AlertstreamConfig
 
 
 class Channel(Protocol):
@@ -25,10 +26,10 @@ def build_channel(
 ) -> Channel:
     """The channel implementation for ``channel`` over ``book`` (default: the config's receivers,
     fixed; ``alertstream deliver`` passes a book that follows live config)."""
-    from consumers.channels import pagerduty, slack, webhook
-    from consumers.channels.email import EmailChannel
-    from consumers.channels.http_base import HttpChannel
-    from consumers.http import HttpClients
+    from alertstream.consumers.channels import pagerduty, slack, webhook
+    from alertstream.consumers.channels.email import EmailChannel
+    from alertstream.consumers.channels.http_base import HttpChannel
+    from alertstream.consumers.http import HttpClients
 
     if book is None:
         book = ReceiverBook(config.receivers, channel, config.version)

@@ -8,10 +8,10 @@ import logging
 
 import aiosmtplib
 
-from consumers.email_render import RecipientError, render_email
-from consumers.model import Task
-from consumers.receivers import ReceiverBook
-from schemas.errors import PermanentDeliveryError, RetryableDeliveryError
+from alertstream.consumers.email_render import RecipientError, render_email
+from alertstream.consumers.model import Task
+from alertstream.consumers.receivers import ReceiverBook
+from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
 
 log = logging.getLogger(__name__)
 

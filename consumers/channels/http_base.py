@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 import httpx
 
-from consumers.failures import check_response, from_exception
-from consumers.http import HttpClients
-from consumers.model import Task
-from consumers.receivers import ReceiverBook, ResolvedReceiver
-from consumers.ssrf import static_refusal
-from schemas.errors import PermanentDeliveryError
+from alertstream.consumers.failures import check_response, from_exception
+from alertstream.consumers.http import HttpClients
+from alertstream.consumers.model import Task
+from alertstream.consumers.receivers import ReceiverBook, ResolvedReceiver
+from alertstream.consumers.ssrf import static_refusal
+from alertstream.schemas.errors import PermanentDeliveryError
 
 USER_AGENT = "alertstream/0.1"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from consumers.model import Task
-from consumers.receivers import ResolvedReceiver
-from consumers.render import pagerduty_body
-from schemas.errors import PermanentDeliveryError
+from alertstream.consumers.model import Task
+from alertstream.consumers.receivers import ResolvedReceiver
+from alertstream.consumers.render import pagerduty_body
+from alertstream.schemas.errors import PermanentDeliveryError
 
 
 def render(task: Task, receiver: ResolvedReceiver) -> tuple[bytes, dict[str, str]]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from consumers.model import Task
-from consumers.receivers import ResolvedReceiver
-from consumers.render import slack_body
+from alertstream.consumers.model import Task
+from alertstream.consumers.receivers import ResolvedReceiver
+from alertstream.consumers.render import slack_body
 
 
 def render(task: Task, receiver: ResolvedReceiver) -> tuple[bytes, dict[str, str]]:

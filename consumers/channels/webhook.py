@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from consumers.model import Task
-from consumers.receivers import ResolvedReceiver
-from consumers.render import webhook_body
-from consumers.signing import sign_headers
+from alertstream.consumers.model import Task
+from alertstream.consumers.receivers import ResolvedReceiver
+from alertstream.consumers.render import webhook_body
+from alertstream.consumers.signing import sign_headers
 
 
 def render(task: Task, receiver: ResolvedReceiver) -> tuple[bytes, dict[str, str]]:

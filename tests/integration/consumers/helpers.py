@@ -20,9 +20,9 @@ from typing import Any
 from aiohttp import web
 from confluent_kafka import Producer
 
-from alertstream.kafka_clients import producer_config
-from schemas.codec import ALERT, Codec
-from schemas.config import AlertstreamConfig, parse_config
+from alertstream.runtime.kafka_clients import producer_config
+from alertstream.schemas.codec import ALERT, Codec
+from alertstream.schemas.config import AlertstreamConfig, parse_config
 
 
 def make_alert(routes: list[tuple[str, str]], severity: str = "critical", **over: Any) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def config_with(receivers: list[dict[str, Any]], **delivery: Any) -> Alertstream
 
 def schema_dsn(database_url: str) -> str:
     """A fresh schema in the shared test database, migrated; returns a DSN whose search_path is it."""
-    from consumers.db import create_schema
+    from alertstream.consumers.db import create_schema
 
     return create_schema(database_url, f"t_{uuid.uuid4().hex[:12]}")
 
@@ -168,8 +168,8 @@ class Running:
 
 
 def service_for(channel: str, config: AlertstreamConfig, settings: Any, dsn: str) -> Any:
-    from consumers.channels import build_channel
-    from consumers.deliver import DeliveryService
+    from alertstream.consumers.channels import build_channel
+    from alertstream.consumers.deliver import DeliveryService
 
     assert settings.kafka_bootstrap is not None
     return DeliveryService(

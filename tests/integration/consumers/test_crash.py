@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alertstream.settings import Settings
+from alertstream.runtime.settings import Settings
 from tests.integration.consumers.helpers import (
     Receiver,
     deliver_env,
@@ -69,7 +69,7 @@ async def test_sigkill_mid_batch_then_restart(settings: Settings, tmp_path: Path
         await server.stop()
 
     ids = [h.headers["webhook-id"] for h in server.hits]
-    from consumers.model import delivery_id
+    from alertstream.consumers.model import delivery_id
 
     assert set(ids) == {delivery_id(a["alert_id"], "webhook", "sink") for a in alerts}, "none lost"
     first_seen: dict[str, float] = {}

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from alertstream.settings import Settings
-from consumers.dlq import read_dlq, replay
+from alertstream.consumers.dlq import read_dlq, replay
+from alertstream.runtime.settings import Settings
 from tests.integration.consumers.helpers import (
     Receiver,
     Running,

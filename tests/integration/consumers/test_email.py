@@ -15,10 +15,10 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from alertstream.consumers.channels import build_channel
+from alertstream.consumers.model import tasks_for
 from alertstream.local_stack import free_port
-from consumers.channels import build_channel
-from consumers.model import tasks_for
-from schemas.errors import PermanentDeliveryError
+from alertstream.schemas.errors import PermanentDeliveryError
 from tests.email_cases import EXPECTED_HEADERS, INJECTIONS
 from tests.integration.consumers.helpers import config_with, make_alert
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from alertstream.settings import Settings
-from consumers.dlq import read_dlq
-from streams.config_feed import publish_config
+from alertstream.consumers.dlq import read_dlq
+from alertstream.runtime.settings import Settings
+from alertstream.streams.config_feed import publish_config
 from tests.integration.consumers.helpers import (
     Receiver,
     deliver_env,

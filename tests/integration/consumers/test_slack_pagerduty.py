@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from alertstream.settings import Settings
+from alertstream.runtime.settings import Settings
 from tests.integration.consumers.helpers import (
     Receiver,
     Running,

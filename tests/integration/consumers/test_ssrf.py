@@ -7,9 +7,9 @@ import contextlib
 
 import pytest
 
-from consumers.channels import build_channel
-from consumers.model import tasks_for
-from schemas.errors import PermanentDeliveryError
+from alertstream.consumers.channels import build_channel
+from alertstream.consumers.model import tasks_for
+from alertstream.schemas.errors import PermanentDeliveryError
 from tests.integration.consumers.helpers import Receiver, config_with, make_alert
 
 pytestmark = pytest.mark.integration

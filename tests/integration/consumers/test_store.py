@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from confluent_kafka import Producer
 
-from alertstream.kafka_clients import producer_config
-from alertstream.settings import Settings
-from consumers.db import migrate
-from consumers.store import run_store
-from schemas.codec import DELIVERY_OUTCOME, Codec
+from alertstream.consumers.db import migrate
+from alertstream.consumers.store import run_store
+from alertstream.runtime.kafka_clients import producer_config
+from alertstream.runtime.settings import Settings
+from alertstream.schemas.codec import DELIVERY_OUTCOME, Codec
 from tests.integration.consumers.helpers import make_alert, publish_alerts, schema_dsn
 
 pytestmark = pytest.mark.integration

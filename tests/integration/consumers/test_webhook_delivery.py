@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from alertstream.settings import Settings
-from consumers.model import delivery_id
+from alertstream.consumers.model import delivery_id
+from alertstream.runtime.settings import Settings
 from tests.integration.consumers.helpers import (
     Receiver,
     Running,
@@ -103,8 +103,8 @@ def _ok(server: Receiver, path: str) -> list[Any]:
 async def test_undecodable_alert_goes_to_the_dlq_and_the_partition_moves_on(settings: Settings) -> None:
     from confluent_kafka import Producer
 
-    from alertstream.kafka_clients import producer_config
-    from consumers.dlq import read_dlq
+    from alertstream.consumers.dlq import read_dlq
+    from alertstream.runtime.kafka_clients import producer_config
 
     server = Receiver()
     await server.start()
@@ -135,7 +135,7 @@ async def test_a_retry_tier_without_its_topic_refuses_to_start(settings: Setting
     missing instead of starting and failing later with tasks that have nowhere to go."""
     import asyncio
 
-    from schemas.errors import ConfigError
+    from alertstream.schemas.errors import ConfigError
 
     config = config_with(
         [{"name": "a", "channel": "webhook", "url": "https://example.com/h"}],

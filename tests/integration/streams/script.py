@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
-from schemas.events import DriftEvent, MetricEvent
-from streams.fingerprint import drift_entity, fingerprint
+from alertstream.schemas.events import DriftEvent, MetricEvent
+from alertstream.streams.fingerprint import drift_entity, fingerprint
 
 #: cpu: warning > 70, critical > 90, clear at 60 (hysteresis band 60..70).
 #: denial: relative drift >= 0.15 warning, >= 0.5 critical, clear below 0.10, >= 20 samples.

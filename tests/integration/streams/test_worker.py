@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from alertstream.settings import Settings
-from schemas import codec as c
-from schemas.events import MetricEvent
-from streams.config_feed import publish_config
+from alertstream.runtime.settings import Settings
+from alertstream.schemas import codec as c
+from alertstream.schemas.events import MetricEvent
+from alertstream.streams.config_feed import publish_config
 from tests.integration.streams.script import RULES, scripted_stream
 from tests.integration.streams.worker_proc import (
     CODEC,

@@ -15,14 +15,14 @@ from typing import Any
 import yaml
 from confluent_kafka import Producer
 
-from alertstream.kafka_clients import producer_config
+from alertstream.bench.evaluator import consumed
 from alertstream.local_stack import free_port
-from alertstream.metrics import scrape
-from alertstream.settings import Settings
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.events import DriftEvent, MetricEvent
-from streams.bench import consumed
+from alertstream.runtime.kafka_clients import producer_config
+from alertstream.runtime.metrics import scrape
+from alertstream.runtime.settings import Settings
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.events import DriftEvent, MetricEvent
 from tests.kafka_reader import read_topic
 
 CODEC = Codec()

@@ -5,7 +5,7 @@ import email.policy
 
 import pytest
 
-from consumers.email_render import RecipientError, header_safe, render_email, validate_recipients
+from alertstream.consumers.email_render import RecipientError, header_safe, render_email, validate_recipients
 from tests.email_cases import EXPECTED_HEADERS, INJECTIONS
 from tests.unit.consumers.helpers import alert
 

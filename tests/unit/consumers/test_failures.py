@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from consumers.failures import REASONS, check_response, from_exception, parse_retry_after
-from schemas.errors import PermanentDeliveryError, RetryableDeliveryError
+from alertstream.consumers.failures import REASONS, check_response, from_exception, parse_retry_after
+from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
 
 
 async def _response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 
-from consumers.ledger import Coalescer
-from consumers.offsets import PartitionOffsets
+from alertstream.consumers.ledger import Coalescer
+from alertstream.consumers.offsets import PartitionOffsets
 
 
 def test_commit_offset_is_the_first_unfinished() -> None:

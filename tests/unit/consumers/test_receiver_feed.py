@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from consumers.receiver_feed import ReceiverFeed
-from consumers.receivers import ReceiverBook
-from schemas.config import parse_config
+from alertstream.consumers.receiver_feed import ReceiverFeed
+from alertstream.consumers.receivers import ReceiverBook
+from alertstream.schemas.config import parse_config
 
 
 def _doc(version: int, *names: str) -> bytes:

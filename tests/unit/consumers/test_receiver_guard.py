@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from consumers import receiver_guard
-from consumers.receiver_guard import ReceiverGuards
-from schemas.errors import PermanentDeliveryError, RetryableDeliveryError
-from schemas.receivers_config import DeliverySection
+from alertstream.consumers import receiver_guard
+from alertstream.consumers.receiver_guard import ReceiverGuards
+from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
+from alertstream.schemas.receivers_config import DeliverySection
 
 
 def _guards(**settings: object) -> ReceiverGuards:

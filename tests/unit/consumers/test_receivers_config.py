@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from consumers.receivers import ReceiverBook
-from schemas.config import load_config, parse_config
-from schemas.errors import ConfigError, PermanentDeliveryError, RetryableDeliveryError
+from alertstream.consumers.receivers import ReceiverBook
+from alertstream.schemas.config import load_config, parse_config
+from alertstream.schemas.errors import ConfigError, PermanentDeliveryError, RetryableDeliveryError
 
 
 def parse(receivers: list[dict[str, Any]], version: int = 1) -> Any:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from consumers.model import delivery_id, tasks_for
-from consumers.render import PAGERDUTY_MAX_BYTES, pagerduty_body, slack_body, webhook_body
+from alertstream.consumers.model import delivery_id, tasks_for
+from alertstream.consumers.render import PAGERDUTY_MAX_BYTES, pagerduty_body, slack_body, webhook_body
 from tests.unit.consumers.helpers import alert
 
 

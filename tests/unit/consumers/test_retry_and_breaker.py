@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from consumers.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
-from consumers.retry_tiers import NextStep, Schedule, due_in_seconds, next_step
+from alertstream.consumers.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
+from alertstream.consumers.retry_tiers import NextStep, Schedule, due_in_seconds, next_step
 
 S = Schedule((10.0, 60.0, 600.0, 3600.0), jitter=0.2, max_retry_after_seconds=3600.0)
 

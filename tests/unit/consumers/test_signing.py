@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.signing import SigningSecret, sign_headers, signature, verify
+from alertstream.consumers.signing import SigningSecret, sign_headers, signature, verify
 
 # The Standard Webhooks reference test vector.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from consumers.http import CheckedResolver
-from consumers.ssrf import SsrfRefused, check_url, parse_ip, refusal
+from alertstream.consumers.http import CheckedResolver
+from alertstream.consumers.ssrf import SsrfRefused, check_url, parse_ip, refusal
 
 
 @pytest.mark.parametrize(

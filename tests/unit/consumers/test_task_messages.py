@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from consumers.task_messages import dlq_headers, error_text, outcome_record, retry_headers, undecodable_headers
+from alertstream.consumers.task_messages import (
+    dlq_headers,
+    error_text,
+    outcome_record,
+    retry_headers,
+    undecodable_headers,
+)
 
 
 def test_retry_headers() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from schemas.config import parse_config
+from alertstream.schemas.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "deploy" / "helm" / "alertstream"

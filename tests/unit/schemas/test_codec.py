@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from schemas import codec as c
-from schemas.codec import Codec, SchemaVersion
-from schemas.errors import CodecError
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec, SchemaVersion
+from alertstream.schemas.errors import CodecError
 
 METRIC = {
     "event_id": "e-1",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from alertstream.topic_admin import plan
-from schemas.config import load_config, parse_config
-from schemas.errors import ConfigError
-from schemas.topics import CHANNELS, TopicNames
+from alertstream.runtime.topic_admin import plan
+from alertstream.schemas.config import load_config, parse_config
+from alertstream.schemas.errors import ConfigError
+from alertstream.schemas.topics import CHANNELS, TopicNames
 
 
 def test_example_config_is_valid() -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from schemas.errors import ValidationError
-from schemas.events import MAX_FUTURE_MS, drift_event, metric_event
+from alertstream.schemas.errors import ValidationError
+from alertstream.schemas.events import MAX_FUTURE_MS, drift_event, metric_event
 
 NOW = 1_800_000_000_000
 GOOD = {"tenant": "acme", "metric": "cpu_percent", "value": 91.0, "source": "api-1"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from schemas import codec as c
-from schemas.codec import SchemaVersion, _version, load_current, load_history
-from schemas.evolution import _reads, check_full_transitive
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import SchemaVersion, _version, load_current, load_history
+from alertstream.schemas.evolution import _reads, check_full_transitive
 
 
 def test_every_record_type_has_a_kept_version() -> None:

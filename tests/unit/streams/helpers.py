@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.events import DriftEvent, MetricEvent
-from schemas.rules_config import Rule
+from alertstream.schemas.events import DriftEvent, MetricEvent
+from alertstream.schemas.rules_config import Rule
 
 T0 = 1_700_000_000_000  # a fixed event time (ms) so bucket arithmetic is deterministic
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streams.config_feed import ConfigFeed, StaleConfig, publish_config
+from alertstream.streams.config_feed import ConfigFeed, StaleConfig, publish_config
 
 
 @pytest.fixture

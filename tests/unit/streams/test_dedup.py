@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.config import parse_config
-from streams.dedup import EpisodeState, expired, step
-from streams.evaluator import Compiled, Evaluator, StoredState
-from streams.rules import RuleSet
+from alertstream.schemas.config import parse_config
+from alertstream.streams.dedup import EpisodeState, expired, step
+from alertstream.streams.evaluator import Compiled, Evaluator, StoredState
+from alertstream.streams.rules import RuleSet
 from tests.unit.streams.helpers import T0, metric, rule
 
 MIN = 60_000

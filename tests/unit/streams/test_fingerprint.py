@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streams.fingerprint import drift_entity, fingerprint, metric_entity
+from alertstream.streams.fingerprint import drift_entity, fingerprint, metric_entity
 
 
 def test_stable_value_pinned() -> None:

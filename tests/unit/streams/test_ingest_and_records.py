@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.config import load_config, parse_config
-from schemas.events import MetricEvent
-from streams.evaluator import Compiled, Evaluator
-from streams.ingest import Ingest, Invalid
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import load_config, parse_config
+from alertstream.schemas.events import MetricEvent
+from alertstream.streams.evaluator import Compiled, Evaluator
+from alertstream.streams.ingest import Ingest, Invalid
 from tests.unit.streams.helpers import T0, drift, metric
 
 CODEC = Codec()

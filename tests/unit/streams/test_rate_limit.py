@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from schemas.rules_config import RateLimitSection
-from streams.rate_limit import Admission, RateLimiter, WindowCounts
+from alertstream.schemas.rules_config import RateLimitSection
+from alertstream.streams.rate_limit import Admission, RateLimiter, WindowCounts
 from tests.unit.streams.helpers import T0
 
 

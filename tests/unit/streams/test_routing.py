@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from schemas.rules_config import RouteNode
-from streams.routing import Route, Router
+from alertstream.schemas.rules_config import RouteNode
+from alertstream.streams.routing import Route, Router
 
 RECEIVERS = {"hook": "webhook", "pd": "pagerduty", "slack": "slack", "mail": "email", "beta-hook": "webhook"}
 

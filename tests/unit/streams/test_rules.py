@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.config import parse_config
-from schemas.errors import ConfigError
-from streams.rules import RuleSet, breach, cleared, compare
+from alertstream.schemas.config import parse_config
+from alertstream.schemas.errors import ConfigError
+from alertstream.streams.rules import RuleSet, breach, cleared, compare
 from tests.unit.streams.helpers import drift, metric, rule
 
 
@@ -150,7 +150,7 @@ def test_invalid_rules_are_refused(bad: dict[str, object], problem: str) -> None
 
 
 def test_example_config_ships_seed_thresholds() -> None:
-    from schemas.config import load_config
+    from alertstream.schemas.config import load_config
 
     rules = {r.id: r for r in load_config(None).rules}
     assert (rules["cpu-high"].warning, rules["cpu-high"].critical) == (70, 90)

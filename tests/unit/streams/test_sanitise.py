@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from streams.sanitise import (
+from alertstream.streams.sanitise import (
     MAX_DETAILS_BYTES,
     MAX_STRING,
     MAX_SUMMARY,

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.config import parse_config
-from schemas.events import MetricEvent
-from schemas.topics import TopicNames
-from streams.worker import WorkerApp
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import parse_config
+from alertstream.schemas.events import MetricEvent
+from alertstream.schemas.topics import TopicNames
+from alertstream.streams.worker import WorkerApp
 
 CODEC = Codec()
 

@@ -13,10 +13,10 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from alertstream.kafka_clients import admin_config
-from schemas import topics as t
-from schemas.config import AlertstreamConfig, TopicSpec
-from schemas.topics import CHANNELS, TopicNames
+from alertstream.runtime.kafka_clients import admin_config
+from alertstream.schemas import topics as t
+from alertstream.schemas.config import AlertstreamConfig, TopicSpec
+from alertstream.schemas.topics import CHANNELS, TopicNames
 
 _COMPACTED = {t.CONFIG, t.RATE_LIMITS}
 

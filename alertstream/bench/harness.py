@@ -9,8 +9,8 @@ passthrough on its own backlog just before its worker drains it; delivery uses r
 the same sink, because its bound is HTTP, not Kafka.
 
 Stages plug in as functions returning a flat dict of figures (``*_per_s`` throughputs, ``*_ms``
-latencies, ``*_mb`` memory): ``streams.bench.run_evaluator_bench`` and
-``consumers.bench.run_delivery_bench``. Results print as a table and are written as JSON.
+latencies, ``*_mb`` memory): ``alertstream.bench.evaluator.run_evaluator_bench`` and
+``alertstream.bench.delivery.run_delivery_bench``. Results print as a table and are written as JSON.
 """
 
 from __future__ import annotations
@@ -31,20 +31,20 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from alertstream.demo import demo_events
-from alertstream.kafka_clients import consumer_config, producer_config
 from alertstream.local_stack import LocalStack
-from alertstream.settings import Settings
-from alertstream.topic_admin import create_topics
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.config import load_config
-from schemas.events import MetricEvent
-from schemas.topics import TopicNames
+from alertstream.runtime.kafka_clients import consumer_config, producer_config
+from alertstream.runtime.settings import Settings
+from alertstream.runtime.topic_admin import create_topics
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import load_config
+from alertstream.schemas.events import MetricEvent
+from alertstream.schemas.topics import TopicNames
 
 #: part name -> (module, function). A part whose module does not exist yet is reported as absent.
 PARTS: dict[str, tuple[str, str]] = {
-    "evaluator": ("streams.bench", "run_evaluator_bench"),
-    "delivery": ("consumers.bench", "run_delivery_bench"),
+    "evaluator": ("alertstream.bench.evaluator", "run_evaluator_bench"),
+    "delivery": ("alertstream.bench.delivery", "run_delivery_bench"),
 }
 
 

@@ -27,14 +27,14 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 
-from alertstream.kafka_clients import producer_config
-from alertstream.topic_admin import create_topics
-from consumers.channels import build_channel
-from consumers.db import create_schema, drop_schema
-from consumers.deliver import DeliveryService
-from schemas.codec import ALERT, Codec
-from schemas.config import AlertstreamConfig, load_config, parse_config
-from schemas.topics import TopicNames
+from alertstream.consumers.channels import build_channel
+from alertstream.consumers.db import create_schema, drop_schema
+from alertstream.consumers.deliver import DeliveryService
+from alertstream.runtime.kafka_clients import producer_config
+from alertstream.runtime.topic_admin import create_topics
+from alertstream.schemas.codec import ALERT, Codec
+from alertstream.schemas.config import AlertstreamConfig, load_config, parse_config
+from alertstream.schemas.topics import TopicNames
 
 
 def sink_main() -> None:
@@ -91,7 +91,7 @@ class Sink:
 
     def __init__(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from consumers.bench import sink_main; sink_main()"],
+            [sys.executable, "-c", "from alertstream.bench.delivery import sink_main; sink_main()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -147,8 +147,8 @@ def _alert(i: int, emitted_ms: int) -> dict[str, Any]:
 
 
 async def _transport_rate(transport: str, port: int, requests: int, concurrency: int) -> float:
-    from consumers.http import HttpClients
-    from consumers.signing import SigningSecret, sign_headers
+    from alertstream.consumers.http import HttpClients
+    from alertstream.consumers.signing import SigningSecret, sign_headers
 
     clients = HttpClients(transport)
     secret = [SigningSecret(b"0123456789abcdef0123456789abcdef")]

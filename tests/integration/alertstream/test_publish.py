@@ -14,9 +14,9 @@ import pytest
 from fastavro import parse_schema, schemaless_reader
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from alertstream.settings import Settings
-from schemas import codec as c
-from schemas.codec import Codec
+from alertstream.runtime.settings import Settings
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
 from tests.kafka_reader import read_topic
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.errors import CodecError
-from schemas.registry import HttpSchemaRegistry
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.errors import CodecError
+from alertstream.schemas.registry import HttpSchemaRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from alertstream.kafka_clients import consumer_config
+from alertstream.runtime.kafka_clients import consumer_config
 
 log = logging.getLogger(__name__)
 

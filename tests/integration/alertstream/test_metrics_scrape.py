@@ -20,7 +20,7 @@ pytestmark = [
 
 _PROCESS = """
 import sys, time
-from alertstream import metrics
+from alertstream.runtime import metrics
 metrics.serve("test", int(sys.argv[1]))
 metrics.EVENTS_INVALID.labels(reason="truncated").inc(3)
 print("up", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alertstream.dev import _redact
-from alertstream.settings import Settings
+from alertstream.runtime.settings import Settings
 
 
 def test_env_names_and_masking(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.topics import TopicNames
+from alertstream.schemas.topics import TopicNames
 
 
 class Settings(BaseSettings):

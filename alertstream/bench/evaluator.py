@@ -26,16 +26,16 @@ from typing import Any
 import yaml
 from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 
-from alertstream.bench import produce_batch
-from alertstream.kafka_clients import consumer_config, producer_config
+from alertstream.bench.harness import produce_batch
 from alertstream.local_stack import free_port
-from alertstream.metrics import scrape
-from alertstream.topic_admin import create_topics
-from schemas import codec as c
-from schemas.codec import Codec
-from schemas.config import EXAMPLE_CONFIG, load_config
-from schemas.events import MetricEvent
-from schemas.topics import TopicNames
+from alertstream.runtime.kafka_clients import consumer_config, producer_config
+from alertstream.runtime.metrics import scrape
+from alertstream.runtime.topic_admin import create_topics
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import EXAMPLE_CONFIG, load_config
+from alertstream.schemas.events import MetricEvent
+from alertstream.schemas.topics import TopicNames
 
 PROBE_METRIC = "bench_probe"
 
@@ -63,7 +63,7 @@ def run_evaluator_bench(
     bootstrap: str, events: int, probes: int = 1000, probe_rate: float = 500.0, timeout: float = 180.0
 ) -> dict[str, Any]:
     """Run the benchmark on ``bootstrap``; returns flat figures (``*_per_s``, ``*_ms``, ``*_mb``)."""
-    from alertstream.bench import encoded_metric_events, passthrough_ceiling
+    from alertstream.bench.harness import encoded_metric_events, passthrough_ceiling
 
     topics = TopicNames(f"evb{uuid.uuid4().hex[:6]}.")
     create_topics(bootstrap, load_config(None), topics)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from alertstream.bench import BenchReport, passthrough_ceiling, produce_batch, run_bench
+from alertstream.bench.harness import BenchReport, passthrough_ceiling, produce_batch, run_bench
 from alertstream.local_stack import StackInfo
-from alertstream.settings import Settings
+from alertstream.runtime.settings import Settings
 from tests.kafka_reader import read_topic
 
 pytestmark = pytest.mark.integration
