@@ -16,8 +16,8 @@ from typing import Annotated, TextIO
 import typer
 
 from alertstream import cli_consumers, cli_streams
+from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
-from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import AlertstreamConfig, load_config
 from alertstream.schemas.errors import ConfigError
 
@@ -67,7 +67,7 @@ def publish(
         typer.echo(f"error: cannot publish to {topic!r}; choose one of {', '.join(PUBLISHABLE)}", err=True)
         raise typer.Exit(2)
     full_topic = settings.topics.name(contract)
-    codec = _codec(settings)
+    codec = build_codec(settings, _load_config_or_exit(settings.config))
     handle: TextIO
     if file is not None:
         try:
@@ -90,14 +90,6 @@ def publish(
     typer.echo(f"published {sent} events to {full_topic}; {len(prepared.errors)} bad lines skipped")
     if prepared.errors:
         raise typer.Exit(1)
-
-
-def _codec(settings: Settings) -> Codec:
-    if settings.schema_registry_url:
-        from alertstream.schemas.registry import HttpSchemaRegistry
-
-        return Codec(HttpSchemaRegistry(settings.schema_registry_url))
-    return Codec()
 
 
 def _load_config_or_exit(path: str | None) -> AlertstreamConfig:

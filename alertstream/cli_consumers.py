@@ -12,7 +12,10 @@ from typing import Annotated
 
 import typer
 
+from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import load_config
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.topics import CHANNELS
 
@@ -35,6 +38,16 @@ def _dsn(settings: Settings) -> str:
     if not dsn:
         raise SystemExit("ALERTSTREAM_DATABASE_URL is not set; point it at PostgreSQL or run `alertstream dev`")
     return dsn
+
+
+def _codec(settings: Settings) -> Codec:
+    """The process's codec (registry, size limit) from the settings and the config file."""
+    try:
+        config = load_config(settings.config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    return build_codec(settings, config)
 
 
 def _time(value: str | None) -> int | None:
@@ -69,7 +82,6 @@ def deliver(
     from alertstream.consumers.receiver_feed import ReceiverFeed
     from alertstream.consumers.receivers import ReceiverBook
     from alertstream.runtime.metrics import serve
-    from alertstream.schemas.config import load_config
 
     settings = Settings()
     try:
@@ -88,7 +100,13 @@ def deliver(
     feed = ReceiverFeed(bootstrap, settings.topics.config, book)
     feed.start()
     service = DeliveryService(
-        channel, build_channel(channel, config, book=book), config, bootstrap, dsn, settings.topics
+        channel,
+        build_channel(channel, config, book=book),
+        config,
+        bootstrap,
+        dsn,
+        settings.topics,
+        codec=build_codec(settings, config),
     )
 
     async def main() -> None:
@@ -129,7 +147,7 @@ def store() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    written = run_store(settings.require_bootstrap(), _dsn(settings), settings.topics, stop)
+    written = run_store(settings.require_bootstrap(), _dsn(settings), settings.topics, stop, codec=_codec(settings))
     log.info("store stopped after %d records", written)
 
 
@@ -144,7 +162,7 @@ def dlq_list(
     from alertstream.consumers.dlq import read_dlq, select
 
     settings = Settings()
-    entries = read_dlq(settings.require_bootstrap(), settings.topics, channel)
+    entries = read_dlq(settings.require_bootstrap(), settings.topics, channel, codec=_codec(settings))
     count = 0
     for e in select(entries, _time(since), _time(until), fingerprint):
         typer.echo(json.dumps(e.summary()))
@@ -164,7 +182,13 @@ def dlq_replay(
 
     settings = Settings()
     done, skipped = replay(
-        settings.require_bootstrap(), settings.topics, channel, _time(since), _time(until), fingerprint
+        settings.require_bootstrap(),
+        settings.topics,
+        channel,
+        _time(since),
+        _time(until),
+        fingerprint,
+        codec=_codec(settings),
     )
     typer.echo(f"replayed {done} tasks to {settings.topics.retry(channel, 1)}; {skipped} undecodable skipped")
 

@@ -19,6 +19,7 @@ def worker(
 ) -> None:
     """The Faust evaluator: events.metric + events.drift -> alerts (at-least-once)."""
     from alertstream.runtime import metrics
+    from alertstream.runtime.codecs import build_codec
     from alertstream.runtime.settings import Settings
     from alertstream.schemas.config import load_config
     from alertstream.schemas.errors import ConfigError
@@ -31,11 +32,6 @@ def worker(
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    codec = None
-    if settings.schema_registry_url:
-        from alertstream.schemas.codec import Codec
-        from alertstream.schemas.registry import HttpSchemaRegistry
-
-        codec = Codec(HttpSchemaRegistry(settings.schema_registry_url))
+    codec = build_codec(settings, config)
     metrics.serve("worker", settings.metrics_port)
     run_worker(settings.require_bootstrap(), settings.topics, config, publish=publish_config, codec=codec)

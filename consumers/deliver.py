@@ -96,6 +96,8 @@ class DeliveryService:
         bootstrap: str,
         database_url: str,
         topics: TopicNames,
+        *,
+        codec: Codec,
         group: str | None = None,
         batch_size: int = 500,
     ) -> None:
@@ -108,7 +110,7 @@ class DeliveryService:
         self.bootstrap = bootstrap
         self.group = group or group_id(channel, topics.prefix)
         self.batch_size = batch_size
-        self.codec = Codec()
+        self.codec = codec  # built from the settings (runtime.codecs): the registry, the size limit
         self.ledger = Ledger(database_url)
         self.stats = Stats()
         self._tier_of: dict[str, int] = {topics.alerts: 0}

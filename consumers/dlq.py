@@ -61,9 +61,10 @@ def header_dict(raw: object) -> dict[str, str]:
     return out
 
 
-def read_dlq(bootstrap: str, topics: TopicNames, channel: str, idle_seconds: float = 1.5) -> Iterator[DlqEntry]:
+def read_dlq(
+    bootstrap: str, topics: TopicNames, channel: str, *, codec: Codec, idle_seconds: float = 1.5
+) -> Iterator[DlqEntry]:
     topic = topics.dlq(channel)
-    codec = Codec()
     consumer = Consumer(consumer_config(bootstrap, f"alertstream-dlq-reader-{uuid.uuid4().hex}"))
     try:
         meta = consumer.list_topics(topic, timeout=10)
@@ -119,14 +120,16 @@ def replay(
     since_ms: int | None = None,
     until_ms: int | None = None,
     fingerprint: str | None = None,
+    *,
+    codec: Codec,
     idle_seconds: float = 1.5,
 ) -> tuple[int, int]:
     """Replay the selected DLQ tasks to retry tier 1. Returns (replayed, skipped undecodable)."""
-    codec = Codec()
     producer = Producer(producer_config(bootstrap))
     replayed = skipped = 0
     now = int(time.time() * 1000)
-    for e in select(read_dlq(bootstrap, topics, channel, idle_seconds), since_ms, until_ms, fingerprint):
+    entries = read_dlq(bootstrap, topics, channel, codec=codec, idle_seconds=idle_seconds)
+    for e in select(entries, since_ms, until_ms, fingerprint):
         if e.task is None:
             skipped += 1
             continue

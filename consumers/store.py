@@ -101,9 +101,10 @@ def store_group(prefix: str = "") -> str:
     return f"{prefix}alertstream-store"
 
 
-def run_store(bootstrap: str, dsn: str, topics: TopicNames, stop: threading.Event, batch: int = 1000) -> int:
+def run_store(
+    bootstrap: str, dsn: str, topics: TopicNames, stop: threading.Event, *, codec: Codec, batch: int = 1000
+) -> int:
     """Run until ``stop`` is set; returns the number of records written (inserted or already there)."""
-    codec = Codec()
     consumer = Consumer(consumer_config(bootstrap, store_group(topics.prefix)))
     consumer.subscribe([topics.alerts, topics.deliveries])
     written = 0

@@ -12,8 +12,12 @@ SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1500
 
 
-def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    """Idempotent, acks=all producer: retries never duplicate or reorder within a partition."""
+def producer_config(bootstrap: str, *, max_message_bytes: int | None = None, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, acks=all producer: retries never duplicate or reorder within a partition.
+
+    ``max_message_bytes`` is the config's ``topics.max_message_bytes`` (the same limit the codec and
+    the topics have); unset keeps librdkafka's default (1,000,000 bytes).
+    """
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         "enable.idempotence": True,
@@ -22,6 +26,8 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         "batch.num.messages": 10000,
         "queue.buffering.max.messages": 500000,
     }
+    if max_message_bytes is not None:
+        config["message.max.bytes"] = max_message_bytes
     config.update(overrides)
     return config
 

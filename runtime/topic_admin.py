@@ -43,7 +43,7 @@ def plan(config: AlertstreamConfig, topics: TopicNames) -> list[TopicPlan]:
     out = []
     for base in contract_names(config):
         spec = config.topics.overrides.get(base, TopicSpec())
-        settings: dict[str, str] = {}
+        settings: dict[str, str] = {"max.message.bytes": str(config.topics.max_message_bytes)}
         policy = spec.cleanup_policy or ("compact" if base in _COMPACTED else None)
         if policy:
             settings["cleanup.policy"] = policy

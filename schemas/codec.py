@@ -40,7 +40,8 @@ RECORD_NAMES = (METRIC_EVENT, DRIFT_EVENT, ALERT, DELIVERY_TASK, DELIVERY_OUTCOM
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
-DEFAULT_MAX_BYTES = 1024 * 1024
+#: The default of ``topics.max_message_bytes``: a stock Kafka producer's request limit.
+DEFAULT_MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
 from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule
@@ -48,6 +49,9 @@ class TopicsSection(Strict):
 
     partitions: int = Field(default=6, ge=1, le=10_000)
     replication: int = Field(default=1, ge=1, le=16)
+    #: One limit for the codec (larger input is ``too_large``), every producer (``message.max.bytes``)
+    #: and every topic (``max.message.bytes``), so nothing the pipeline accepts can be refused downstream.
+    max_message_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=64 * 1024, le=64 * 1024 * 1024)
     overrides: dict[str, TopicSpec] = Field(default_factory=dict)
 
 

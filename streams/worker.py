@@ -74,7 +74,7 @@ class WorkerApp:
         *,
         publish: bool = True,
         app_id: str | None = None,
-        codec: Codec | None = None,
+        codec: Codec,
     ) -> None:
         from alertstream.runtime import metrics  # the contract metrics, defined once
 
@@ -97,7 +97,7 @@ class WorkerApp:
             producer_linger_ms=5,
             broker_commit_interval=1.0,
         )
-        self.codec = codec or Codec()  # with a schema registry: alerts in the Confluent wire format
+        self.codec = codec  # from the settings (runtime.codecs): registry mode, the size limit
         self.ingest = {
             topics.events_metric: Ingest(self.codec, drift=False),
             topics.events_drift: Ingest(self.codec, drift=True),
@@ -308,7 +308,7 @@ def run_worker(
     config: AlertstreamConfig,
     *,
     publish: bool = True,
-    codec: Codec | None = None,
+    codec: Codec,
 ) -> None:
     """Run until SIGINT/SIGTERM (Faust's worker handles both and stops cleanly)."""
     worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec)

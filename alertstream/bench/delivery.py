@@ -245,7 +245,9 @@ async def _pipeline(
         if i % 10_000 == 0:
             producer.poll(0)
     producer.flush(60)
-    service = DeliveryService("webhook", build_channel("webhook", config), config, bootstrap, dsn, topics)
+    service = DeliveryService(
+        "webhook", build_channel("webhook", config), config, bootstrap, dsn, topics, codec=Codec()
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     result: dict[str, Any] = {"webhook_deliveries": deliveries}

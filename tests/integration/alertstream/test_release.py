@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -40,11 +41,31 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, **kw)  # type: ignore[call-overload, no-any-return]
 
 
+def _dockerfile_sources() -> list[str]:
+    """What the Dockerfile's build stage copies into its context (``COPY <src> ./<src>``)."""
+    out = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["COPY"] and "--from=build" not in parts:
+            out += parts[1:-1]
+    return out
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     tmp = tmp_path_factory.mktemp("release")
+    # Build from exactly what the Dockerfile copies (a folder missing there fails here too), in a
+    # copy: setuptools leaves build/ and *.egg-info behind in the tree it builds.
+    src = tmp / "src"
+    src.mkdir()
+    for name in _dockerfile_sources():
+        origin = ROOT / name
+        if origin.is_dir():
+            shutil.copytree(origin, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(origin, src / name)
     built = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp / "dist"), "."], cwd=ROOT
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp / "dist"), "."], cwd=src
     )
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (tmp / "dist").glob("alertstream-*.whl")

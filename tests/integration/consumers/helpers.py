@@ -173,7 +173,7 @@ def service_for(channel: str, config: AlertstreamConfig, settings: Any, dsn: str
 
     assert settings.kafka_bootstrap is not None
     return DeliveryService(
-        channel, build_channel(channel, config), config, settings.kafka_bootstrap, dsn, settings.topics
+        channel, build_channel(channel, config), config, settings.kafka_bootstrap, dsn, settings.topics, codec=Codec()
     )
 
 

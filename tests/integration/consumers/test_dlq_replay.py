@@ -12,6 +12,7 @@ import pytest
 
 from alertstream.consumers.dlq import read_dlq, replay
 from alertstream.runtime.settings import Settings
+from alertstream.schemas.codec import Codec
 from tests.integration.consumers.helpers import (
     Receiver,
     Running,
@@ -72,7 +73,7 @@ async def test_permanent_failures_dead_letter_at_once_and_replay_delivers_once(s
         assert len(server.on("/bad")) == 1
         assert len(server.on("/gone")) == 1
         assert server.on("/private") == [], "no connection to a refused address"
-        entries = list(read_dlq(settings.kafka_bootstrap, settings.topics, "webhook"))
+        entries = list(read_dlq(settings.kafka_bootstrap, settings.topics, "webhook", codec=Codec()))
         reasons = {e.task["receiver"]: e.reason for e in entries if e.task}
         assert reasons == {"bad": "http_4xx", "gone": "gone", "private": "ssrf_refused"}
         assert len(entries) == 3
@@ -93,8 +94,8 @@ async def test_permanent_failures_dead_letter_at_once_and_replay_delivers_once(s
         receivers[2] = {**receivers[2], "allow_private": True}
         async with Running(service_for("webhook", config_with(receivers), settings, dsn)) as service:
             # ... and replay twice: each task is delivered exactly once.
-            assert replay(settings.kafka_bootstrap, settings.topics, "webhook") == (3, 0)
-            assert replay(settings.kafka_bootstrap, settings.topics, "webhook") == (3, 0)
+            assert replay(settings.kafka_bootstrap, settings.topics, "webhook", codec=Codec()) == (3, 0)
+            assert replay(settings.kafka_bootstrap, settings.topics, "webhook", codec=Codec()) == (3, 0)
             assert await wait_for(lambda: service.stats.sent + service.stats.duplicates >= 6, 30)
             await wait_for(lambda: False, 1.0)
             stats = service.stats

@@ -14,6 +14,7 @@ import yaml
 
 from alertstream.consumers.dlq import read_dlq
 from alertstream.runtime.settings import Settings
+from alertstream.schemas.codec import Codec
 from alertstream.streams.config_feed import publish_config
 from tests.integration.consumers.helpers import (
     Receiver,
@@ -76,7 +77,7 @@ async def test_deliver_follows_live_receiver_changes(settings: Settings, tmp_pat
         await server.stop()
 
     assert sorted(h.path for h in server.hits) == ["/a", "/b", "/c"]
-    dead = list(read_dlq(bootstrap, topics, "webhook"))
+    dead = list(read_dlq(bootstrap, topics, "webhook", codec=Codec()))
     assert [(e.reason, e.task["alert"]["alert_id"] if e.task else None) for e in dead] == [
         ("unknown_receiver", stray["alert_id"])
     ]

@@ -73,7 +73,9 @@ def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings, caplog
         stop = threading.Event()
         written: list[int] = []
         worker = threading.Thread(
-            target=lambda: written.append(run_store(settings.kafka_bootstrap or "", dsn, settings.topics, stop))
+            target=lambda: written.append(
+                run_store(settings.kafka_bootstrap or "", dsn, settings.topics, stop, codec=codec)
+            )
         )
         worker.start()
         try:

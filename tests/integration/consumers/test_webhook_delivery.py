@@ -9,6 +9,7 @@ import pytest
 
 from alertstream.consumers.model import delivery_id
 from alertstream.runtime.settings import Settings
+from alertstream.schemas.codec import Codec
 from tests.integration.consumers.helpers import (
     Receiver,
     Running,
@@ -123,7 +124,7 @@ async def test_undecodable_alert_goes_to_the_dlq_and_the_partition_moves_on(sett
     finally:
         await server.stop()
     assert len(server.hits) == 1
-    (entry,) = list(read_dlq(settings.kafka_bootstrap, settings.topics, "webhook"))
+    (entry,) = list(read_dlq(settings.kafka_bootstrap, settings.topics, "webhook", codec=Codec()))
     assert entry.reason == "undecodable"
     assert entry.task is None
     assert entry.raw == b"\xc3\x01garbage"

@@ -58,11 +58,13 @@ def test_topic_plan_from_config() -> None:
     by_name = {p.name: p for p in plan(config, TopicNames("p."))}
     assert by_name["p.alerts"].partitions == 12
     assert by_name["p.events.metric"].partitions == 3
-    assert by_name["p.alertstream.config"].config == {"cleanup.policy": "compact"}
+    limit = {"max.message.bytes": "1000000"}  # topics.max_message_bytes: one limit for codec, producers, topics
+    assert by_name["p.alertstream.config"].config == {"cleanup.policy": "compact", **limit}
+    assert by_name["p.events.metric"].config == limit
     expected_channel_topics = {f"p.alerts.{ch}.{s}" for ch in CHANNELS for s in ("retry.1", "retry.2", "dlq")}
     assert expected_channel_topics <= set(by_name)
     assert not any(".retry.3" in n for n in by_name)
-    assert by_name["p.alertstream.ratelimits"].config == {"cleanup.policy": "compact"}
+    assert by_name["p.alertstream.ratelimits"].config == {"cleanup.policy": "compact", **limit}
     assert len(by_name) == 7 + len(expected_channel_topics)
 
 

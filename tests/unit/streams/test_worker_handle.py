@@ -22,7 +22,7 @@ CODEC = Codec()
 @pytest.fixture
 def worker() -> Iterator[tuple[WorkerApp, list[tuple[str, dict[str, Any]]]]]:
     config = parse_config({"rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 70}]}, "t")
-    w = WorkerApp("127.0.0.1:1", TopicNames("u."), config)
+    w = WorkerApp("127.0.0.1:1", TopicNames("u."), config, codec=CODEC)
     sent: list[tuple[str, dict[str, Any]]] = []
     w.alerts.send_soon = lambda **kw: sent.append(("alert", kw))
     w.invalid.send_soon = lambda **kw: sent.append(("invalid", kw))
