@@ -102,9 +102,17 @@ def _load_config_or_exit(path: str | None) -> AlertstreamConfig:
 
 @config_app.command("validate")
 def config_validate(file: Annotated[Path, typer.Argument(help="the YAML config file")]) -> None:
-    """Validate a config file; name every problem with its file, path and reason."""
+    """Validate a config file; name every problem with its file, path and reason (and the SSRF
+    check of every ``url_env`` variable that is set in this environment)."""
+    import os
+
+    from alertstream.schemas.receivers_config import url_env_problems
+
     try:
         config = load_config(file)
+        problems = url_env_problems(config.receivers, os.environ)  # the values the file cannot show
+        if problems:
+            raise ConfigError(str(file), problems)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

@@ -27,8 +27,8 @@ import httpx
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from alertstream.consumers.ssrf import SsrfRefused, check_ip, check_url, parse_ip, static_refusal
 from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
+from alertstream.schemas.ssrf import SsrfRefused, check_ip, check_url, parse_ip, static_refusal
 
 MAX_RESPONSE_BYTES = 64 * 1024
 

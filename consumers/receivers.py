@@ -10,7 +10,7 @@ from pathlib import Path
 from alertstream.consumers.model import Task
 from alertstream.consumers.signing import SigningSecret
 from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
-from alertstream.schemas.receivers_config import Receiver
+from alertstream.schemas.receivers_config import Receiver, url_env_problem
 
 log = logging.getLogger(__name__)
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -40,8 +40,10 @@ class ResolvedReceiver:
     signing: list[SigningSecret] = field(default_factory=list)
     routing_key: Secret | None = None
     smtp_password: Secret | None = None
-    #: Why this receiver cannot be used (a missing secret), checked per task.
+    #: Why this receiver cannot be used (a missing secret), checked per task ...
     problem: str | None = None
+    #: ... and the permanent failure reason its tasks then get.
+    problem_reason: str = "missing_secret"
 
     @property
     def name(self) -> str:
@@ -61,6 +63,11 @@ def resolve(receiver: Receiver) -> ResolvedReceiver:
             value = _env(receiver.url_env)
             if value is None:
                 raise ValueError(f"environment variable {receiver.url_env} (url) is not set")
+            refused = url_env_problem(receiver, value)  # the rule `config validate` applies to url
+            if refused is not None:
+                out.problem, out.problem_reason = refused, "ssrf_refused"
+                log.error("receiver %s unusable: %s", receiver.name, refused)
+                return out
             out.url = Secret(value)
         elif receiver.url:
             out.url = Secret(receiver.url)
@@ -131,7 +138,7 @@ class ReceiverBook:
                 )
             raise PermanentDeliveryError("unknown_receiver", f"no {self.channel} receiver named {name[:128]!r}")
         if r.problem:
-            raise PermanentDeliveryError("missing_secret", r.problem)
+            raise PermanentDeliveryError(r.problem_reason, r.problem)
         return r
 
     def names(self) -> list[str]:

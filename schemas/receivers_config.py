@@ -9,9 +9,12 @@ Each channel's required fields are checked at load, with the receiver's path in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from alertstream.schemas.ssrf import url_problem
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -48,9 +51,10 @@ class Receiver(_Strict):
     name: str = Field(min_length=1, max_length=128)
     channel: Literal["webhook", "slack", "pagerduty", "email"]
     # -- HTTP channels (webhook, slack, pagerduty) -----------------------------------------------
+    # allow_private comes first: the url validator reads it.
+    allow_private: bool = Field(default=False, description="allow loopback/private targets (tests, dev sink)")
     url: str | None = Field(default=None, max_length=2048, description="http(s) URL; PagerDuty defaults to v2")
     url_env: str | None = Field(default=None, pattern=_ENV_NAME, description="URL held in an env var (Slack)")
-    allow_private: bool = Field(default=False, description="allow loopback/private targets (tests, dev sink)")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # -- webhook signing (Standard Webhooks): several secrets = several signatures (rotation) ---
@@ -73,6 +77,19 @@ class Receiver(_Strict):
         ),
         max_length=16384,
     )
+
+    @field_validator("url")
+    @classmethod
+    def _url_allowed(cls, url: str | None, info: ValidationInfo) -> str | None:
+        """The delivery's own static SSRF rule (:func:`alertstream.schemas.ssrf.static_refusal`), at load."""
+        if url is None:
+            return None
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError("url must be http:// or https://")
+        problem = url_problem(url, bool(info.data.get("allow_private")))
+        if problem is not None:
+            raise ValueError(problem)
+        return url
 
     @model_validator(mode="after")
     def _channel_fields(self) -> Receiver:
@@ -100,9 +117,30 @@ class Receiver(_Strict):
             raise ValueError("secret_env/secret_file (signing secrets) are for webhook receivers")
         if c != "pagerduty" and self.routing_key_env:
             raise ValueError("routing_key_env is for pagerduty receivers")
-        if self.url and not self.url.lower().startswith(("http://", "https://")):
-            raise ValueError("url must be http:// or https://")
         return self
+
+
+def url_env_problems(receivers: Sequence[Receiver], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The receivers whose ``url_env`` variable is set to a URL the SSRF policy refuses, as
+    (path, problem) — the check ``config validate`` and a starting deliver process apply to
+    values the file cannot show. Unset variables are not problems here (a missing secret only
+    makes that receiver unusable)."""
+    problems = []
+    for i, receiver in enumerate(receivers):
+        value = environ.get(receiver.url_env) if receiver.url_env else None
+        if value:
+            problem = url_env_problem(receiver, value)
+            if problem is not None:
+                problems.append((f"receivers[{i}].url_env", problem))
+    return problems
+
+
+def url_env_problem(receiver: Receiver, value: str) -> str | None:
+    """Why the URL ``value`` read from ``receiver.url_env`` is refused, or None."""
+    if not value.lower().startswith(("http://", "https://")):
+        return f"{receiver.url_env}: url must be http:// or https://"
+    problem = url_problem(value, receiver.allow_private)
+    return None if problem is None else f"{receiver.url_env}: {problem}"
 
 
 class DeliverySection(_Strict):

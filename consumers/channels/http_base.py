@@ -13,8 +13,8 @@ from alertstream.consumers.failures import check_response, from_exception
 from alertstream.consumers.http import HttpClients
 from alertstream.consumers.model import Task
 from alertstream.consumers.receivers import ReceiverBook, ResolvedReceiver
-from alertstream.consumers.ssrf import static_refusal
 from alertstream.schemas.errors import PermanentDeliveryError
+from alertstream.schemas.ssrf import static_refusal
 
 USER_AGENT = "alertstream/0.1"
 

@@ -87,3 +87,22 @@ def test_config_publish_only_moves_versions_forward(stack: StackInfo, topic_pref
     # what is on the topic: exactly the two accepted documents, in order
     docs = read_topic(stack.bootstrap, f"{topic_prefix}alertstream.config", 2)
     assert [json.loads(m.value)["version"] for m in docs] == [2, 3]
+
+
+def test_config_validate_checks_url_env_values_that_are_set(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "receivers:\n"
+        "  - {name: ok, channel: webhook, url: 'https://hooks.example.com/a'}\n"
+        "  - {name: s, channel: slack, url_env: T_SLACK_URL}\n"
+    )
+    unset = _run("config", "validate", str(config), env={"T_SLACK_URL": ""})
+    assert unset.returncode == 0, unset.stderr
+    fine = _run("config", "validate", str(config), env={"T_SLACK_URL": "https://hooks.slack.com/services/T/B/X"})
+    assert fine.returncode == 0, fine.stderr
+    hostile = _run("config", "validate", str(config), env={"T_SLACK_URL": "http://0x7f000001:8080/?t=XXXXSECRET"})
+    assert hostile.returncode == 1
+    assert hostile.stderr.strip() == (
+        f"{config}: receivers[1].url_env: T_SLACK_URL: refused by the SSRF policy (loopback): "
+        "allow_private: true opens it"
+    )

@@ -42,7 +42,9 @@ def _cli(settings: Settings, dsn: str, *args: str) -> str:
     return done.stdout
 
 
-async def test_permanent_failures_dead_letter_at_once_and_replay_delivers_once(settings: Settings) -> None:
+async def test_permanent_failures_dead_letter_at_once_and_replay_delivers_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fixed = False
 
     def respond(path: str, _n: int) -> tuple[int, dict[str, str]]:
@@ -55,11 +57,13 @@ async def test_permanent_failures_dead_letter_at_once_and_replay_delivers_once(s
     assert settings.kafka_bootstrap is not None
     assert settings.database_url is not None
     dsn = schema_dsn(settings.database_url.get_secret_value())
+    monkeypatch.setenv("T_PRIVATE_URL", server.url("/private"))
     receivers: list[dict[str, Any]] = [
         {"name": "bad", "channel": "webhook", "url": server.url("/bad"), "allow_private": True},
         {"name": "gone", "channel": "webhook", "url": server.url("/gone"), "allow_private": True},
-        # invalid address: a loopback URL on a receiver that does not allow private targets
-        {"name": "private", "channel": "webhook", "url": server.url("/private")},
+        # refused address: a loopback URL (from the environment: in the file, `config validate`
+        # refuses it) on a receiver that does not allow private targets
+        {"name": "private", "channel": "webhook", "url_env": "T_PRIVATE_URL"},
     ]
     alerts = {name: make_alert([(name, "webhook")]) for name in ("bad", "gone", "private")}
     try:

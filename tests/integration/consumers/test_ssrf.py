@@ -1,4 +1,6 @@
-"""SSRF: hostile receiver URLs are refused before any connection; redirects are never followed."""
+"""SSRF at delivery: hostile receiver URLs are refused before any connection; redirects are never followed.
+
+(`config validate` refuses the same URLs in the file: tests/unit/schemas/test_receiver_urls.py.)"""
 
 from __future__ import annotations
 
@@ -8,93 +10,88 @@ import contextlib
 import pytest
 
 from alertstream.consumers.channels import build_channel
+from alertstream.consumers.channels.http_base import post
+from alertstream.consumers.http import HttpClients
 from alertstream.consumers.model import tasks_for
+from alertstream.consumers.receivers import ResolvedReceiver, Secret
 from alertstream.schemas.errors import PermanentDeliveryError
 from tests.integration.consumers.helpers import Receiver, config_with, make_alert
+from tests.ssrf_cases import hostile_urls
 
 pytestmark = pytest.mark.integration
 
 
-def hostile_urls(port: int) -> list[str]:
-    p = port
-    return [
-        f"http://127.0.0.1:{p}/",
-        f"http://localhost:{p}/",
-        f"http://LOCALHOST:{p}/",
-        f"http://127.0.0.1.:{p}/",
-        f"http://2130706433:{p}/",
-        f"http://0177.0.0.1:{p}/",
-        f"http://0x7f.0.0.1:{p}/",
-        f"http://0x7f000001:{p}/",
-        f"http://017700000001:{p}/",
-        f"http://127.1:{p}/",
-        f"http://127.0.1:{p}/",
-        f"http://127.000.000.001:{p}/",
-        f"http://0x7f.0x0.0x0.0x1:{p}/",
-        f"https://127.0.0.1:{p}/",
-        f"http://[::1]:{p}/",
-        f"http://[0:0:0:0:0:0:0:1]:{p}/",
-        f"http://[::ffff:127.0.0.1]:{p}/",
-        f"http://[::ffff:7f00:1]:{p}/",
-        f"http://[0:0:0:0:0:ffff:127.0.0.1]:{p}/",
-        f"http://0.0.0.0:{p}/",
-        f"http://0:{p}/",
-        f"http://[::]:{p}/",
-        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
-        "http://[::ffff:169.254.169.254]/latest/meta-data/",
-        "http://[fd00:ec2::254]/latest/meta-data/",
-        "http://100.100.100.200/latest/meta-data/",
-        "http://2852039166/latest/meta-data/",  # 169.254.169.254 in decimal
-        f"http://10.0.0.1:{p}/",
-        f"http://172.16.0.1:{p}/",
-        f"http://192.168.1.1:{p}/",
-        f"http://100.64.0.1:{p}/",
-        f"http://[fe80::1]:{p}/",
-        f"http://[fc00::1]:{p}/",
-        f"http://[64:ff9b::7f00:1]:{p}/",
-        f"http://[2002:7f00:1::]:{p}/",
-        f"http://224.0.0.1:{p}/",
-        f"http://255.255.255.255:{p}/",
-        "http://user:pass@example.com/",
-    ]
+class Trap:
+    """Listens on loopback (v4 and, where available, v6) and records every connection."""
 
+    def __init__(self) -> None:
+        self.connections: list[str] = []
+        self.servers: list[asyncio.Server] = []
+        self.port = 0
 
-async def test_hostile_urls_are_refused_with_zero_connections() -> None:
-    connections: list[str] = []
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(str(writer.get_extra_info("peername")))
+    async def on_connect(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections.append(str(writer.get_extra_info("peername")))
         writer.close()
 
-    trap = await asyncio.start_server(on_connect, "127.0.0.1", 0)
-    port = trap.sockets[0].getsockname()[1]
-    trap6 = None
-    with contextlib.suppress(OSError):
-        trap6 = await asyncio.start_server(on_connect, "::1", port)
-    urls = hostile_urls(port)
-    assert len(urls) >= 30
-    receivers = [
-        {"name": f"h{i}", "channel": "webhook", "url": u, "timeout_seconds": 1, "connect_timeout_seconds": 1}
-        for i, u in enumerate(urls)
-    ]
-    channel = build_channel("webhook", config_with(receivers))
-    refused: dict[str, str] = {}
-    try:
-        for i, url in enumerate(urls):
-            (task,) = tasks_for(make_alert([(f"h{i}", "webhook")]), "webhook")
-            try:
-                await channel.send(task)
-            except PermanentDeliveryError as exc:
-                refused[url] = exc.reason
-            except Exception as exc:  # report, do not hide
-                refused[url] = f"unexpected {type(exc).__name__}: {exc}"
-    finally:
-        await channel.aclose()
-        trap.close()
-        if trap6 is not None:
-            trap6.close()
+    async def __aenter__(self) -> Trap:
+        server = await asyncio.start_server(self.on_connect, "127.0.0.1", 0)
+        self.servers.append(server)
+        self.port = server.sockets[0].getsockname()[1]
+        with contextlib.suppress(OSError):
+            self.servers.append(await asyncio.start_server(self.on_connect, "::1", self.port))
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for server in self.servers:
+            server.close()
+
+
+async def test_hostile_urls_are_refused_by_the_http_client_with_zero_connections() -> None:
+    """Defence in depth: a URL that never met the config validator (a model built in code) is
+    refused by the HTTP channels' own check of the same rule, before any connection."""
+    async with Trap() as trap:
+        urls = hostile_urls(trap.port)
+        assert len(urls) >= 40
+        config = config_with([{"name": "h", "channel": "webhook", "url": "https://hooks.example.com/h"}])
+        checked = config.receivers[0].model_copy(update={"timeout_seconds": 1, "connect_timeout_seconds": 1})
+        clients = HttpClients()
+        refused: dict[str, str] = {}
+        try:
+            for url in urls:
+                receiver = ResolvedReceiver(config=checked, url=Secret(url))
+                try:
+                    await post(clients, receiver, b"{}", {}, 60.0)
+                except PermanentDeliveryError as exc:
+                    refused[url] = exc.reason
+                except Exception as exc:  # report, do not hide
+                    refused[url] = f"unexpected {type(exc).__name__}: {exc}"
+        finally:
+            await clients.aclose()
     assert refused == dict.fromkeys(urls, "ssrf_refused")
-    assert connections == [], "no connection reached the trap"
+    assert trap.connections == [], "no connection reached the trap"
+
+
+async def test_hostile_url_env_values_are_refused_with_zero_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same URLs given through ``url_env`` (which the file cannot show): refused when the
+    deliver process resolves its receivers, every task a permanent ssrf_refused, no connection."""
+    async with Trap() as trap:
+        urls = hostile_urls(trap.port)
+        for i, url in enumerate(urls):
+            monkeypatch.setenv(f"T_HOSTILE_URL_{i}", url)
+        receivers = [{"name": f"h{i}", "channel": "webhook", "url_env": f"T_HOSTILE_URL_{i}"} for i in range(len(urls))]
+        channel = build_channel("webhook", config_with(receivers))
+        refused: dict[str, str] = {}
+        try:
+            for i, url in enumerate(urls):
+                (task,) = tasks_for(make_alert([(f"h{i}", "webhook")]), "webhook")
+                try:
+                    await channel.send(task)
+                except PermanentDeliveryError as exc:
+                    refused[url] = exc.reason
+        finally:
+            await channel.aclose()
+    assert refused == dict.fromkeys(urls, "ssrf_refused")
+    assert trap.connections == [], "no connection reached the trap"
 
 
 async def test_redirect_to_loopback_is_not_followed() -> None:

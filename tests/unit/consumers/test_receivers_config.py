@@ -108,3 +108,25 @@ def test_a_receiver_removed_by_a_newer_config_is_permanent() -> None:
     with pytest.raises(PermanentDeliveryError) as err:
         book.for_task(task("gone", routed_under=1))
     assert err.value.reason == "unknown_receiver"
+
+
+def test_a_url_env_value_the_ssrf_policy_refuses_makes_the_receiver_unusable_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The variable is read when the deliver process resolves its receivers: a hostile value is
+    reported there (and in `config validate`), and every task to it is a permanent ssrf_refused."""
+    monkeypatch.setenv("HOSTILE_URL", "http://metadata.google.internal/computeMetadata/v1/?token=XXXXSECRET")
+    monkeypatch.setenv("FINE_URL", "https://hooks.slack.com/services/T/B/X")
+    config = parse(
+        [
+            {"name": "hostile", "channel": "slack", "url_env": "HOSTILE_URL", "allow_private": True},
+            {"name": "fine", "channel": "slack", "url_env": "FINE_URL"},
+        ]
+    )
+    book = ReceiverBook(config.receivers, "slack", config.version)
+    with pytest.raises(PermanentDeliveryError) as err:
+        book.for_task(task("hostile"))
+    assert err.value.reason == "ssrf_refused"
+    assert err.value.detail == "HOSTILE_URL: refused by the SSRF policy (metadata): never allowed"
+    assert "XXXXSECRET" not in str(err.value)
+    assert book.for_task(task("fine")).url is not None

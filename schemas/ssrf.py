@@ -1,11 +1,18 @@
-"""SSRF defence for every HTTP channel: which addresses a delivery may connect to.
+"""The SSRF address policy: which receiver URLs and addresses a delivery may connect to.
 
-Pure classification (:func:`refusal`) over :mod:`ipaddress` objects, plus the parsing of every
+It lives in the contract layer because two places must apply the *same* rule: ``config validate``
+and the receiver model (:mod:`alertstream.schemas.receivers_config`) refuse at load what can be
+refused statically, and the HTTP channels (:mod:`alertstream.consumers.http`) refuse it again at
+send time, then resolve the host and check *every* A/AAAA answer with :func:`refusal` before
+connecting to exactly those addresses.
+
+Pure classification (:func:`refusal`) over :mod:`ipaddress` objects, the parsing of every
 spelling of an IP a URL host can carry (``2130706433``, ``0177.0.0.1``, ``0x7f.1``, ``[::1]``,
-``::ffff:127.0.0.1``). The HTTP transport resolves a host, checks *every* A/AAAA answer, and
-connects only to addresses checked here (see :mod:`alertstream.consumers.http`). Default deny: only globally
-routable unicast addresses pass, unless a receiver sets ``allow_private`` — which opens loopback,
-private, link-local and shared ranges but never cloud metadata endpoints, unspecified or multicast.
+``::ffff:127.0.0.1``), and the names that need no lookup to be refused (``localhost`` and
+``*.localhost``; cloud metadata names such as ``metadata.google.internal``). Default deny: only
+globally routable unicast addresses pass, unless a receiver sets ``allow_private`` — which opens
+loopback (names included), private, link-local and shared ranges but never cloud metadata
+endpoints, unspecified, multicast or reserved addresses, nor credentials in the URL.
 """
 
 from __future__ import annotations
@@ -26,6 +33,12 @@ METADATA = frozenset(
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _6TO4 = ipaddress.ip_network("2002::/16")
 _TEREDO = ipaddress.ip_network("2001::/32")
+#: Host names of cloud metadata services (GCP, AWS): refused even with ``allow_private``.
+METADATA_NAMES = frozenset(
+    ("metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal")
+)
+#: Names that always mean this machine (RFC 6761 reserves ``localhost`` and ``*.localhost``).
+LOOPBACK_NAMES = frozenset(("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"))
 _LEGACY_V4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.IGNORECASE)
 
 #: Bounded refusal reasons (also a metric/DLQ label via ``ssrf_refused``).
@@ -49,6 +62,7 @@ class SsrfRefused(OSError):
 
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
+        self.detail = detail
         super().__init__(f"ssrf_refused ({reason}){': ' + detail if detail else ''}")
 
 
@@ -122,6 +136,16 @@ def check_url(url: str) -> tuple[str, str, int]:
     return scheme, host, port
 
 
+def name_refusal(host: str, allow_private: bool = False) -> str | None:
+    """Why the host *name* ``host`` is refused before any lookup, or None (resolve and check it)."""
+    name = host.strip().rstrip(".").lower()
+    if name in METADATA_NAMES:
+        return "metadata"
+    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+        return None if allow_private else "loopback"
+    return None
+
+
 def check_ip(ip: IPAddress, allow_private: bool) -> None:
     reason = refusal(ip, allow_private)
     if reason is not None:
@@ -130,13 +154,28 @@ def check_ip(ip: IPAddress, allow_private: bool) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def static_refusal(url: str, allow_private: bool) -> str | None:
-    """Why ``url`` is refused before any lookup (scheme, credentials, an IP host in any spelling),
-    or None when it may be resolved and checked further. Cached: receivers' URLs repeat."""
+    """Why ``url`` is refused before any lookup (scheme, credentials, an IP host in any spelling,
+    a loopback or metadata name), or None when it may be resolved and checked further. Config
+    validation and every send use this one function. Cached: receivers' URLs repeat."""
     try:
         _, host, _ = check_url(url)
-        literal = parse_ip(host)
-        if literal is not None:
-            check_ip(literal, allow_private)
     except SsrfRefused as exc:
         return exc.reason
-    return None
+    literal = parse_ip(host)
+    if literal is not None:
+        return refusal(literal, allow_private)
+    return name_refusal(host, allow_private)
+
+
+def url_problem(url: str, allow_private: bool) -> str | None:
+    """:func:`static_refusal` as a sentence for a config error (never echoing the URL, which may
+    carry a token), saying whether ``allow_private`` would open it; None when the URL passes."""
+    reason = static_refusal(url, allow_private)
+    if reason is None:
+        return None
+    try:
+        check_url(url)
+    except SsrfRefused as exc:
+        reason = exc.detail or exc.reason  # "credentials in the URL", "no host", ...
+    hint = "never allowed" if static_refusal(url, True) is not None else "allow_private: true opens it"
+    return f"refused by the SSRF policy ({reason}): {hint}"
