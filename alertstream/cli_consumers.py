@@ -107,6 +107,7 @@ def deliver(
         dsn,
         settings.topics,
         codec=build_codec(settings, config),
+        lookback_seconds=settings.deliver_lookback(),
     )
 
     async def main() -> None:

@@ -51,6 +51,7 @@ from alertstream.consumers.task_messages import (
     retry_headers,
     undecodable_headers,
 )
+from alertstream.runtime.group_start import DEFAULT_LOOKBACK_S, GroupStart
 from alertstream.runtime.kafka_clients import consumer_config, producer_config
 from alertstream.runtime.metrics import DLQ_MESSAGES, NOTIFICATION_LATENCY, NOTIFICATIONS, RETRIES
 from alertstream.schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
@@ -100,6 +101,7 @@ class DeliveryService:
         codec: Codec,
         group: str | None = None,
         batch_size: int = 500,
+        lookback_seconds: float | None = DEFAULT_LOOKBACK_S,
     ) -> None:
         self.channel = channel
         self.impl = channel_impl
@@ -112,6 +114,7 @@ class DeliveryService:
         self.batch_size = batch_size
         self.codec = codec  # built from the settings (runtime.codecs): the registry, the size limit
         self.ledger = Ledger(database_url)
+        self.start = GroupStart(lookback_seconds)  # a new group skips history older than this
         self.stats = Stats()
         self._tier_of: dict[str, int] = {topics.alerts: 0}
         for n in range(1, self.schedule.tiers + 1):
@@ -164,11 +167,13 @@ class DeliveryService:
         if err is not None and self._produce_error is None:
             self._produce_error = KafkaException(err)
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.start.on_assign(consumer, partitions)
         log.info("%s: assigned %d partitions", self.group, len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = [(p.topic, p.partition) for p in partitions]
+        self.start.on_revoke(keys)
         commits = []
         with self._lock:
             for key in keys:
@@ -268,7 +273,9 @@ class DeliveryService:
         replayed = tier > 0 and (HEADER_REPLAYED, b"1") in (msg.headers() or [])
         tasks: list[Task]
         try:
-            if tier == 0:
+            if self.start.skip(topic, partition, msg.timestamp()[1]):
+                tasks = []  # history from before this group existed: read, committed, not delivered
+            elif tier == 0:
                 tasks = tasks_for(self.codec.decode(value, ALERT), self.channel)
             else:
                 task = self.codec.decode(value, DELIVERY_TASK)

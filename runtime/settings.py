@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alertstream.runtime.group_start import DEFAULT_LOOKBACK_S
 from alertstream.schemas.topics import TopicNames
 
 
@@ -22,6 +23,15 @@ class Settings(BaseSettings):
     config: str | None = Field(default=None, description="YAML config path; unset = the example config")
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 = disabled")
+    deliver_lookback_seconds: float = Field(
+        default=DEFAULT_LOOKBACK_S,
+        ge=-1,
+        description="a deliver group new to a topic skips records older than this; -1 = deliver everything retained",
+    )
+
+    def deliver_lookback(self) -> float | None:
+        """The look-back of a new deliver group (:mod:`alertstream.runtime.group_start`); None = all."""
+        return None if self.deliver_lookback_seconds < 0 else self.deliver_lookback_seconds
 
     @property
     def topics(self) -> TopicNames:

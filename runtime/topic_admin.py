@@ -1,7 +1,9 @@
 """`alertstream topics create`: every topic of the pipeline, idempotently, from the config.
 
-Partitions, replication and cleanup policy come from the config's ``topics`` section (defaults
-plus per-topic overrides keyed by the contract name). Existing topics are left as they are and
+Partitions, replication, cleanup policy and retention come from the config's ``topics`` section
+(defaults plus per-topic overrides keyed by the contract name). DLQ and retry-tier topics always
+get an explicit ``retention.ms`` (``topics.dlq_retention_ms``, ``topics.retry_retention_ms``), so
+neither depends on whatever the broker's default is. Existing topics are left as they are and
 reported; a broker that cannot change partitions (tansu) is never asked to.
 """
 
@@ -47,8 +49,9 @@ def plan(config: AlertstreamConfig, topics: TopicNames) -> list[TopicPlan]:
         policy = spec.cleanup_policy or ("compact" if base in _COMPACTED else None)
         if policy:
             settings["cleanup.policy"] = policy
-        if spec.retention_ms is not None:
-            settings["retention.ms"] = str(spec.retention_ms)
+        retention = config.topics.retention_ms(base)  # DLQ and retry tiers: explicit defaults
+        if retention is not None:
+            settings["retention.ms"] = str(retention)
         out.append(
             TopicPlan(
                 name=topics.name(base),

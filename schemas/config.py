@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
@@ -26,8 +27,10 @@ from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
 from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule
+from alertstream.schemas.topics import CHANNELS, is_dlq, is_retry_tier
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
+DAY_MS = 86_400_000
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +55,25 @@ class TopicsSection(Strict):
     #: One limit for the codec (larger input is ``too_large``), every producer (``message.max.bytes``)
     #: and every topic (``max.message.bytes``), so nothing the pipeline accepts can be refused downstream.
     max_message_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=64 * 1024, le=64 * 1024 * 1024)
+    #: ``retention.ms`` of every ``alerts.<channel>.dlq`` at creation: long enough to notice and
+    #: replay after a holiday (14 days); ``-1`` keeps forever.
+    dlq_retention_ms: int = Field(default=14 * DAY_MS, ge=-1)
+    #: ``retention.ms`` of every retry tier at creation (7 days): must be longer than twice the
+    #: longest wait a task can have on a tier (see :func:`retention_problems`).
+    retry_retention_ms: int = Field(default=7 * DAY_MS, ge=-1)
     overrides: dict[str, TopicSpec] = Field(default_factory=dict)
+
+    def retention_ms(self, base: str) -> int | None:
+        """``retention.ms`` of topic ``base`` (contract name) at creation: its override, else the
+        DLQ / retry-tier default, else None (the broker's default)."""
+        spec = self.overrides.get(base)
+        if spec is not None and spec.retention_ms is not None:
+            return spec.retention_ms
+        if is_dlq(base):
+            return self.dlq_retention_ms
+        if is_retry_tier(base):
+            return self.retry_retention_ms
+        return None
 
 
 class AlertstreamConfig(Strict):
@@ -102,7 +123,33 @@ def cross_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:
                 field = "id" if section == "rules" else "name"
                 problems.append((f"{section}[{i}].{field}", f"duplicate {field} {name!r}"))
             seen.add(name)
-    return problems + route_problems(config.routes, {r.name for r in config.receivers})
+    return problems + route_problems(config.routes, {r.name for r in config.receivers}) + retention_problems(config)
+
+
+def longest_retry_wait_ms(delivery: DeliverySection) -> int:
+    """The longest a task can be due after it was written to a retry tier: the longest tier delay
+    with full jitter, or the longest ``Retry-After`` honoured, whichever is longer."""
+    longest = max(max(delivery.retry_delays_seconds) * (1 + delivery.jitter), delivery.max_retry_after_seconds)
+    return math.ceil(longest * 1000)
+
+
+def retention_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:
+    """Retry tiers whose retention could delete a task before it is due. Twice the longest wait:
+    a task can also wait behind the head of its partition (which pauses until *it* is due)."""
+    floor = 2 * longest_retry_wait_ms(config.delivery)
+    t = config.topics
+    tiers = len(config.delivery.retry_delays_seconds)
+    checked = [("topics.retry_retention_ms", t.retry_retention_ms)]
+    for ch in CHANNELS:
+        for n in range(1, tiers + 1):
+            spec = t.overrides.get(f"alerts.{ch}.retry.{n}")
+            if spec is not None and spec.retention_ms is not None:
+                checked.append((f"topics.overrides.alerts.{ch}.retry.{n}.retention_ms", spec.retention_ms))
+    return [
+        (path, f"{value} ms is not longer than twice the longest wait on a retry tier ({floor} ms)")
+        for path, value in checked
+        if value != -1 and value <= floor
+    ]
 
 
 def parse_config(data: Any, source: str) -> AlertstreamConfig:

@@ -5,6 +5,7 @@ Every process derives names from here, so ``ALERTSTREAM_TOPIC_PREFIX`` applies e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 CHANNELS = ("webhook", "slack", "pagerduty", "email")
@@ -21,6 +22,20 @@ CONFIG_KEY = b"config"
 RATE_LIMITS = "alertstream.ratelimits"
 #: Append-only: every delivery outcome, for the PostgreSQL sink and audit.
 DELIVERIES = "alerts.deliveries"
+
+
+_RETRY_TIER = re.compile(rf"^alerts\.({'|'.join(CHANNELS)})\.retry\.[1-9][0-9]*$")
+_DLQ = re.compile(rf"^alerts\.({'|'.join(CHANNELS)})\.dlq$")
+
+
+def is_retry_tier(base: str) -> bool:
+    """``alerts.<channel>.retry.<n>`` (a contract name, without the prefix)."""
+    return _RETRY_TIER.match(base) is not None
+
+
+def is_dlq(base: str) -> bool:
+    """``alerts.<channel>.dlq`` (a contract name, without the prefix)."""
+    return _DLQ.match(base) is not None
 
 
 @dataclass(frozen=True)

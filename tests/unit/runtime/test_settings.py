@@ -24,3 +24,11 @@ def test_env_names_and_masking(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_redact_database_url() -> None:
     assert _redact("postgresql://u:hunter2@db:5432/x") == "postgresql://u:***@db:5432/x"
     assert _redact("postgresql://postgres@127.0.0.1:5/postgres") == "postgresql://postgres@127.0.0.1:5/postgres"
+
+
+def test_deliver_lookback(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().deliver_lookback() == 900.0
+    monkeypatch.setenv("ALERTSTREAM_DELIVER_LOOKBACK_SECONDS", "0")
+    assert Settings().deliver_lookback() == 0.0
+    monkeypatch.setenv("ALERTSTREAM_DELIVER_LOOKBACK_SECONDS", "-1")
+    assert Settings().deliver_lookback() is None
