@@ -93,7 +93,8 @@ def deliver(
 
     dsn = _dsn(settings)
     migrate(dsn)  # idempotent: `dev` and fresh deployments need no separate step
-    serve(f"deliver-{channel}", settings.metrics_port)
+    health = settings.health()
+    serve(f"deliver-{channel}", settings.metrics_port, health)
     bootstrap = settings.require_bootstrap()
     # Receivers follow live config (`config publish`), like the workers' rules and routes.
     book = ReceiverBook(config.receivers, channel, config.version)
@@ -108,6 +109,7 @@ def deliver(
         settings.topics,
         codec=build_codec(settings, config),
         lookback_seconds=settings.deliver_lookback(),
+        health=health,
     )
 
     async def main() -> None:
@@ -144,11 +146,14 @@ def store() -> None:
 
     settings = Settings()
     migrate(_dsn(settings))
-    serve("store", settings.metrics_port)
+    health = settings.health()
+    serve("store", settings.metrics_port, health)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    written = run_store(settings.require_bootstrap(), _dsn(settings), settings.topics, stop, codec=_codec(settings))
+    written = run_store(
+        settings.require_bootstrap(), _dsn(settings), settings.topics, stop, codec=_codec(settings), health=health
+    )
     log.info("store stopped after %d records", written)
 
 

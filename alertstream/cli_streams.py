@@ -33,5 +33,8 @@ def worker(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     codec = build_codec(settings, config)
-    metrics.serve("worker", settings.metrics_port)
-    run_worker(settings.require_bootstrap(), settings.topics, config, publish=publish_config, codec=codec)
+    health = settings.health()
+    metrics.serve("worker", settings.metrics_port, health)
+    run_worker(
+        settings.require_bootstrap(), settings.topics, config, publish=publish_config, codec=codec, health=health
+    )

@@ -52,6 +52,7 @@ from alertstream.consumers.task_messages import (
     undecodable_headers,
 )
 from alertstream.runtime.group_start import DEFAULT_LOOKBACK_S, GroupStart
+from alertstream.runtime.health import Health
 from alertstream.runtime.kafka_clients import consumer_config, producer_config
 from alertstream.runtime.metrics import DLQ_MESSAGES, NOTIFICATION_LATENCY, NOTIFICATIONS, RETRIES
 from alertstream.schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
@@ -102,6 +103,7 @@ class DeliveryService:
         group: str | None = None,
         batch_size: int = 500,
         lookback_seconds: float | None = DEFAULT_LOOKBACK_S,
+        health: Health | None = None,
     ) -> None:
         self.channel = channel
         self.impl = channel_impl
@@ -115,6 +117,8 @@ class DeliveryService:
         self.codec = codec  # built from the settings (runtime.codecs): the registry, the size limit
         self.ledger = Ledger(database_url)
         self.start = GroupStart(lookback_seconds)  # a new group skips history older than this
+        self.health = health or Health()  # /healthz, /readyz (runtime.health)
+        self.health.set_check("database", False, "not connected yet")
         self.stats = Stats()
         self._tier_of: dict[str, int] = {topics.alerts: 0}
         for n in range(1, self.schedule.tiers + 1):
@@ -169,11 +173,13 @@ class DeliveryService:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.start.on_assign(consumer, partitions)
+        self.health.partitions_changed(assigned=[(p.topic, p.partition) for p in partitions])
         log.info("%s: assigned %d partitions", self.group, len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = [(p.topic, p.partition) for p in partitions]
         self.start.on_revoke(keys)
+        self.health.partitions_changed(revoked=keys)
         commits = []
         with self._lock:
             for key in keys:
@@ -209,11 +215,16 @@ class DeliveryService:
         self._loop = asyncio.get_running_loop()
         await self._check_topics()
         await self.ledger.open()
+        self.health.set_check("database", True)
         self._producer = Producer(producer_config(self.bootstrap, **{"linger.ms": 2}))
         self._poller = threading.Thread(target=self._producer_poll, name=f"producer-{self.channel}", daemon=True)
         self._poller.start()
         self._consumer = Consumer(
-            consumer_config(self.bootstrap, self.group, **{"fetch.wait.max.ms": 10, "enable.partition.eof": False})
+            consumer_config(
+                self.bootstrap,
+                self.group,
+                **{"fetch.wait.max.ms": 10, "enable.partition.eof": False, **self.health.kafka_callbacks()},
+            )
         )
         await self._kafka(
             self._consumer.subscribe, list(self._tier_of), on_assign=self._on_assign, on_revoke=self._on_revoke
@@ -221,6 +232,7 @@ class DeliveryService:
         committer = asyncio.create_task(self._commit_every(self.config.delivery.commit_interval_seconds, stop))
         try:
             while not stop.is_set() and self._fatal is None:
+                self.health.beat()
                 self._drop_revoked()
                 # Take what librdkafka already fetched without leaving this thread; when nothing is
                 # there, wait on the Kafka thread with poll(), which returns on the first message

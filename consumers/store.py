@@ -19,6 +19,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, Message
 from prometheus_client import Counter
 
+from alertstream.runtime.health import Health
 from alertstream.runtime.kafka_clients import consumer_config
 from alertstream.schemas.codec import ALERT, DELIVERY_OUTCOME, Codec
 from alertstream.schemas.errors import CodecError
@@ -102,15 +103,30 @@ def store_group(prefix: str = "") -> str:
 
 
 def run_store(
-    bootstrap: str, dsn: str, topics: TopicNames, stop: threading.Event, *, codec: Codec, batch: int = 1000
+    bootstrap: str,
+    dsn: str,
+    topics: TopicNames,
+    stop: threading.Event,
+    *,
+    codec: Codec,
+    batch: int = 1000,
+    health: Health | None = None,
 ) -> int:
     """Run until ``stop`` is set; returns the number of records written (inserted or already there)."""
-    consumer = Consumer(consumer_config(bootstrap, store_group(topics.prefix)))
-    consumer.subscribe([topics.alerts, topics.deliveries])
+    health = health or Health()  # /healthz, /readyz (runtime.health)
+    health.set_check("database", False, "not connected yet")
+    consumer = Consumer(consumer_config(bootstrap, store_group(topics.prefix), **health.kafka_callbacks()))
+    consumer.subscribe(
+        [topics.alerts, topics.deliveries],
+        on_assign=lambda _c, ps: health.partitions_changed(assigned=[(p.topic, p.partition) for p in ps]),
+        on_revoke=lambda _c, ps: health.partitions_changed(revoked=[(p.topic, p.partition) for p in ps]),
+    )
     written = 0
     try:
         with psycopg.connect(dsn) as conn:
+            health.set_check("database", True)
             while not stop.is_set():
+                health.beat()
                 msgs = consumer.consume(batch, 0.2)
                 if not msgs:
                     continue

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import urllib.request
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertstream import __version__
+from alertstream.runtime.health import Health, start_server
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -35,7 +36,8 @@ DLQ_MESSAGES = Counter("alertstream_dlq_messages", "Tasks sent to a dead-letter 
 BUILD_INFO = Gauge("alertstream_build_info", "Always 1; the version label says which build.", ["version"])
 BUILD_INFO.labels(version=__version__).set(1)
 
-#: Default /metrics port of each process when ALERTSTREAM_METRICS_PORT is unset (documented in README).
+#: Default /metrics (and /healthz, /readyz) port of each process when ALERTSTREAM_METRICS_PORT is
+#: unset (documented in README).
 DEFAULT_PORTS = {
     "worker": 9401,
     "deliver-webhook": 9402,
@@ -48,11 +50,12 @@ DEFAULT_PORTS = {
 }
 
 
-def serve(process: str, port: int | None) -> int:
-    """Start the /metrics endpoint for ``process``; returns the port (0 = disabled)."""
+def serve(process: str, port: int | None, health: Health | None = None) -> int:
+    """Start the /metrics, /healthz and /readyz endpoint of ``process`` (:mod:`alertstream.runtime.health`);
+    returns the port (0 = disabled)."""
     chosen = DEFAULT_PORTS.get(process, 0) if port is None else port
     if chosen:
-        start_http_server(chosen, addr="0.0.0.0")  # noqa: S104 - scraped from outside the pod
+        start_server(chosen, health or Health())
     return chosen
 
 

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alertstream.runtime.group_start import DEFAULT_LOOKBACK_S
+from alertstream.runtime.health import DEFAULT_STALL_S, Health
 from alertstream.schemas.topics import TopicNames
 
 
@@ -23,6 +24,9 @@ class Settings(BaseSettings):
     config: str | None = Field(default=None, description="YAML config path; unset = the example config")
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 = disabled")
+    health_stall_seconds: float = Field(
+        default=DEFAULT_STALL_S, gt=0, description="/healthz fails after a loop made no progress this long with work"
+    )
     deliver_lookback_seconds: float = Field(
         default=DEFAULT_LOOKBACK_S,
         ge=-1,
@@ -32,6 +36,10 @@ class Settings(BaseSettings):
     def deliver_lookback(self) -> float | None:
         """The look-back of a new deliver group (:mod:`alertstream.runtime.group_start`); None = all."""
         return None if self.deliver_lookback_seconds < 0 else self.deliver_lookback_seconds
+
+    def health(self) -> Health:
+        """A fresh progress/readiness tracker for this process (:mod:`alertstream.runtime.health`)."""
+        return Health(stall_after_s=self.health_stall_seconds)
 
     @property
     def topics(self) -> TopicNames:

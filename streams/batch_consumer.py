@@ -61,8 +61,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         get_read_offset = self._read_offset.__getitem__
         set_read_offset = self._read_offset.__setitem__
         acks_enabled_for = app.topics.acks_enabled_for
+        on_poll: Callable[[], None] = getattr(app, "on_poll", None) or (lambda: None)
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
+                on_poll()  # liveness: this loop iterates at least every second, idle or not
                 ait = getmany(timeout=1.0)
                 await self.sleep(0)
                 if self.should_stop:
@@ -128,6 +130,8 @@ class BatchApp(faust.App):
 
     bulk_topics: frozenset[str] = frozenset()
     bulk_handler: BulkHandler | None = None
+    #: Called on every iteration of the fetch loop (the worker's health beat).
+    on_poll: Callable[[], None] | None = None
 
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)

@@ -30,6 +30,7 @@ from typing import Any
 
 import faust
 
+from alertstream.runtime.health import Health
 from alertstream.runtime.topic_follower import TopicFollower
 from alertstream.schemas import codec as c
 from alertstream.schemas import topics as t
@@ -75,6 +76,7 @@ class WorkerApp:
         publish: bool = True,
         app_id: str | None = None,
         codec: Codec,
+        health: Health | None = None,
     ) -> None:
         from alertstream.runtime import metrics  # the contract metrics, defined once
 
@@ -129,6 +131,10 @@ class WorkerApp:
         )
         self.app.bulk_topics = frozenset(self.ingest)
         self.app.bulk_handler = self.handle
+        self.health = health or Health()  # /healthz, /readyz (runtime.health)
+        self.app.on_poll = self.health.beat
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.timer(1.0)(self._report_busy)
         self.app.agent(self.source, name="evaluate")(self._evaluate)
         self.app.timer(EXPIRY_INTERVAL_S)(self._expire)
         self.app.timer(SEAL_INTERVAL_S)(self._seal)
@@ -170,6 +176,15 @@ class WorkerApp:
             if self.publish and not supersedes(latest.version, self.evaluator.compiled.version):
                 return  # an older version read before ours is published: keep the file's
             self.evaluator.reconfigure(latest)
+
+    async def _on_assigned(self, _sender: Any, /, *args: Any, signal: Any, **_kwargs: Any) -> None:
+        """Faust's on_partitions_assigned signal: the whole new assignment (args[0])."""
+        self.health.set_partitions((tp.topic, tp.partition) for tp in args[0] if tp.topic in self.ingest)
+
+    async def _report_busy(self) -> None:
+        """The fetch loop legitimately waits while Faust suspends the flow (rebalance, table recovery)."""
+        consumer: Any = self.app.consumer
+        self.health.set_busy(self.health.has_partitions and consumer.flow_active)
 
     # -- the agent ------------------------------------------------------------------------------
 
@@ -309,7 +324,8 @@ def run_worker(
     *,
     publish: bool = True,
     codec: Codec,
+    health: Health | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM (Faust's worker handles both and stops cleanly)."""
-    worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec)
+    worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec, health=health)
     faust.Worker(worker.app, loglevel="WARNING", quiet=True).execute_from_commandline()
