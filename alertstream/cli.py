@@ -205,5 +205,11 @@ _register(cli_consumers.app)
 
 
 def main() -> None:
+    from alertstream.schemas.errors import SchemaRegistryUnavailable
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    app()
+    try:
+        app()
+    except SchemaRegistryUnavailable as exc:  # publish, dlq list/replay: one-shot commands do not wait
+        typer.echo(f"error: the schema registry is unavailable ({exc.detail}); stopped: run it again later", err=True)
+        raise SystemExit(3) from None

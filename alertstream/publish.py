@@ -20,7 +20,7 @@ from alertstream.schemas import codec as c
 from alertstream.schemas import events
 from alertstream.schemas import topics as t
 from alertstream.schemas.codec import Codec
-from alertstream.schemas.errors import AlertstreamError, ValidationError
+from alertstream.schemas.errors import AlertstreamError, SchemaRegistryUnavailable, ValidationError
 
 #: Contract topic name -> (record name, validator producing (key, record)).
 Prepare = Callable[[object, int], tuple[bytes, dict[str, object]]]
@@ -89,6 +89,8 @@ def prepare(lines: Iterable[str], contract_topic: str, codec: Codec, topic: str,
                 raise ValidationError("invalid_json", exc.msg) from None
             key, record = convert(obj, now_ms)
             out.messages.append((key, codec.encode(name, record, topic=topic)))
+        except SchemaRegistryUnavailable:
+            raise  # not a bad line: nothing is published (the CLI says so)
         except AlertstreamError as exc:
             out.errors.append(LineError(number, exc.reason, exc.detail))
     return out

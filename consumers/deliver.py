@@ -51,6 +51,7 @@ from alertstream.consumers.task_messages import (
     retry_headers,
     undecodable_headers,
 )
+from alertstream.runtime.codecs import RegistryWait
 from alertstream.runtime.group_start import DEFAULT_LOOKBACK_S, GroupStart
 from alertstream.runtime.health import Health
 from alertstream.runtime.kafka_clients import consumer_config, producer_config
@@ -119,6 +120,7 @@ class DeliveryService:
         self.start = GroupStart(lookback_seconds)  # a new group skips history older than this
         self.health = health or Health()  # /healthz, /readyz (runtime.health)
         self.health.set_check("database", False, "not connected yet")
+        self.registry = RegistryWait(codec, self.health)  # registry mode: wait out an outage, never DLQ
         self.stats = Stats()
         self._tier_of: dict[str, int] = {topics.alerts: 0}
         for n in range(1, self.schedule.tiers + 1):
@@ -243,6 +245,10 @@ class DeliveryService:
                     if first is not None:
                         msgs = [first, *self._consumer.consume(self.batch_size - 1, 0)]
                 self._drop_revoked()
+                if msgs and not await self.registry.ready(
+                    [m.value() for m in msgs], lambda: stop.is_set() or self._fatal is not None
+                ):
+                    break  # stopping while the registry is down: these stay uncommitted
                 now = now_ms()
                 for msg in msgs:
                     await self._dispatch(msg, now)

@@ -4,7 +4,8 @@ One consumer group (``alertstream-store``) on ``alerts`` and ``alerts.deliveries
 written in one transaction with ``ON CONFLICT DO NOTHING`` (alerts by alert_id, outcomes by
 delivery id + attempt + outcome) and the offsets are committed only after the transaction, so a
 crash re-reads the batch and the re-insert is a no-op. Undecodable records are logged, counted
-and skipped: bad input never stops a partition.
+and skipped: bad input never stops a partition. A schema registry outage is not bad input: the
+batch waits (uncommitted) until the registry answers (:class:`alertstream.runtime.codecs.RegistryWait`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, Message
 from prometheus_client import Counter
 
+from alertstream.runtime.codecs import RegistryWait
 from alertstream.runtime.health import Health
 from alertstream.runtime.kafka_clients import consumer_config
 from alertstream.schemas.codec import ALERT, DELIVERY_OUTCOME, Codec
@@ -121,6 +123,7 @@ def run_store(
         on_assign=lambda _c, ps: health.partitions_changed(assigned=[(p.topic, p.partition) for p in ps]),
         on_revoke=lambda _c, ps: health.partitions_changed(revoked=[(p.topic, p.partition) for p in ps]),
     )
+    registry = RegistryWait(codec, health)  # registry mode: an outage waits, never skips
     written = 0
     try:
         with psycopg.connect(dsn) as conn:
@@ -130,6 +133,8 @@ def run_store(
                 msgs = consumer.consume(batch, 0.2)
                 if not msgs:
                     continue
+                if not registry.ready_blocking([m.value() for m in msgs], stop):
+                    break  # stopping while the registry is down: this batch stays uncommitted
                 alerts, outcomes = _decode(codec, msgs, topics)
                 with conn.transaction(), conn.cursor() as cur:
                     if alerts:

@@ -1,13 +1,17 @@
 """The one settings object, read from the environment (names fixed in CONTRACT.md).
 
 Unset broker/database means "start the local stack" (dev and tests). Secrets — the database URL
-(it may hold a password) and everything under ``*_secret`` — are ``SecretStr``: masked in every
-repr, log line and error message, revealed only where a connection is made.
+(it may hold a password), the schema registry's password and bearer token — are ``SecretStr``:
+masked in every repr, log line and error message, revealed only where a connection is made.
+Validation errors never echo an input (``hide_input_in_errors``). The registry URL must not carry
+credentials: they have settings of their own, so the URL can be shown anywhere.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alertstream.runtime.group_start import DEFAULT_LOOKBACK_S
@@ -16,11 +20,15 @@ from alertstream.schemas.topics import TopicNames
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ALERTSTREAM_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="ALERTSTREAM_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     kafka_bootstrap: str | None = Field(default=None, description="bootstrap servers; unset = local broker")
     database_url: SecretStr | None = Field(default=None, description="PostgreSQL URL; unset = embedded")
     schema_registry_url: str | None = Field(default=None, description="set = Confluent wire format")
+    schema_registry_username: str | None = Field(default=None, description="HTTP basic auth user of the registry")
+    schema_registry_password: SecretStr | None = Field(default=None, description="... and its password")
+    schema_registry_bearer_token: SecretStr | None = Field(default=None, description="or: Authorization: Bearer")
+    schema_registry_ca_file: str | None = Field(default=None, description="PEM CAs to trust for an https registry")
     config: str | None = Field(default=None, description="YAML config path; unset = the example config")
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 = disabled")
@@ -32,6 +40,30 @@ class Settings(BaseSettings):
         ge=-1,
         description="a deliver group new to a topic skips records older than this; -1 = deliver everything retained",
     )
+
+    @field_validator("schema_registry_url")
+    @classmethod
+    def _registry_url_without_credentials(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        for one in url.split(","):  # the client accepts several URLs, tried in turn
+            parts = urlsplit(one.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("each registry URL must be http:// or https:// with a host")
+            if parts.username is not None or parts.password is not None:
+                raise ValueError(
+                    "credentials in the registry URL are refused: use ALERTSTREAM_SCHEMA_REGISTRY_USERNAME/"
+                    "_PASSWORD or _BEARER_TOKEN"
+                )
+        return url
+
+    @model_validator(mode="after")
+    def _one_registry_auth(self) -> Settings:
+        if self.schema_registry_password is not None and not self.schema_registry_username:
+            raise ValueError("ALERTSTREAM_SCHEMA_REGISTRY_PASSWORD needs ALERTSTREAM_SCHEMA_REGISTRY_USERNAME")
+        if self.schema_registry_username and self.schema_registry_bearer_token is not None:
+            raise ValueError("give the registry a username/password or a bearer token, not both")
+        return self
 
     def deliver_lookback(self) -> float | None:
         """The look-back of a new deliver group (:mod:`alertstream.runtime.group_start`); None = all."""

@@ -6,11 +6,17 @@ Two wire formats, both decoded always:
   fingerprint of the writer schema's parsing canonical form + the Avro body. Any Avro library can
   decode it from the ``.avsc`` files alone.
 * **Confluent wire format** (when a schema registry is configured): ``00`` + 4-byte big-endian
-  schema id + body; the writer schema is fetched from the registry by id.
+  schema id + body; the writer schema is fetched from the registry by id and cached for the life
+  of the process (an id never changes its schema). Consumers fetch the ids of a batch *before*
+  decoding it, off the event loop (:func:`Codec.unresolved_ids` + :func:`Codec.resolve`, driven
+  by :mod:`alertstream.runtime.codecs`), so decoding itself never waits for the network.
 
 Writer schemas are known by fingerprint for the current version *and* every version kept under
 ``history/``, so events written by older producers still decode (resolved to the current schema).
-Every failure is a :class:`~alertstream.schemas.errors.CodecError` with a bounded reason; nothing else escapes.
+Every failure of the *bytes* is a :class:`~alertstream.schemas.errors.CodecError` with a bounded
+reason. A registry that cannot answer is :class:`~alertstream.schemas.errors.SchemaRegistryUnavailable`
+instead — not bad input: the caller retries the same message later. An id the registry answers
+404 for is ``unknown_schema`` (and is asked again after :data:`MISSING_ID_TTL_S` by ``unresolved_ids``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +34,7 @@ from typing import Any, Protocol
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
 
-from alertstream.schemas.errors import CodecError
+from alertstream.schemas.errors import CodecError, SchemaRegistryUnavailable
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 HISTORY_DIR = SCHEMA_DIR / "history"
@@ -42,6 +50,10 @@ SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
 #: The default of ``topics.max_message_bytes``: a stock Kafka producer's request limit.
 DEFAULT_MAX_BYTES = 1_000_000
+#: How long an id the registry answered 404 for counts as missing before a batch asks again.
+MISSING_ID_TTL_S = 60.0
+#: At most this many missing ids remembered (a producer writing random ids cannot grow memory).
+MAX_MISSING_IDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,12 @@ def load_history(name: str) -> list[SchemaVersion]:
 
 
 class SchemaRegistry(Protocol):
-    """What the codec needs from a Confluent-compatible schema registry."""
+    """What the codec needs from a Confluent-compatible schema registry (:mod:`alertstream.schemas.registry`).
+
+    Both calls block on the network: consumers make them off the event loop. An outage raises
+    :class:`SchemaRegistryUnavailable`; ``schema_by_id`` returns None for an id the registry does
+    not have (HTTP 404, error code 40403).
+    """
 
     def register(self, subject: str, schema: SchemaVersion) -> int: ...
 
@@ -105,6 +122,70 @@ class Codec:
                 self._by_fingerprint[version.fingerprint] = version
         self._registry_ids: dict[tuple[str, str], int] = {}
         self._by_registry_id: dict[int, SchemaVersion] = {}
+        self._missing_ids: dict[int, float] = {}  # id -> when the registry said 404 (monotonic)
+        self._lock = threading.Lock()
+
+    # -- registry lookups, made before a batch is decoded ---------------------------------------
+
+    def unresolved_ids(self, values: Iterable[bytes | None]) -> set[int]:
+        """The schema ids of the Confluent-framed ``values`` that decoding would have to fetch
+        (never fetched, or answered 404 longer than :data:`MISSING_ID_TTL_S` ago). Cheap: reads headers only."""
+        if self.registry is None:
+            return set()
+        ids: set[int] = set()
+        known, missing = self._by_registry_id, self._missing_ids
+        for value in values:
+            if value and len(value) >= 5 and value[0] == CONFLUENT_MAGIC:
+                (schema_id,) = struct.unpack_from(">I", value, 1)
+                if schema_id not in known:
+                    ids.add(schema_id)
+        if ids and missing:
+            expired = time.monotonic() - MISSING_ID_TTL_S
+            ids = {i for i in ids if missing.get(i, expired) <= expired}
+        return ids
+
+    def pending_registrations(self, encodes: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The (record name, topic) pairs whose encoding would first have to register the schema."""
+        if self.registry is None:
+            return []
+        return [(name, topic) for name, topic in encodes if (topic, name) not in self._registry_ids]
+
+    def resolve(self, ids: Iterable[int], registrations: Iterable[tuple[str, str]] = ()) -> None:
+        """Fetch ``ids`` and register ``registrations`` (blocking: call it off the event loop).
+
+        Raises SchemaRegistryUnavailable on the first failure; what succeeded stays cached, the
+        failure is not (the next call asks again)."""
+        for schema_id in sorted(ids):
+            self._lookup(schema_id)
+        for name, topic in registrations:
+            self._registry_id(topic, self.current[name])
+
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        assert self.registry is not None
+        try:
+            return fn(*args)
+        except SchemaRegistryUnavailable as exc:
+            raise SchemaRegistryUnavailable(f"{what}: {exc.detail}") from None
+        except Exception as exc:  # the registry is an edge: anything else is "cannot answer now"
+            raise SchemaRegistryUnavailable(f"{what}: {type(exc).__name__}") from None
+
+    def _lookup(self, schema_id: int) -> None:
+        assert self.registry is not None
+        raw = self._call(f"lookup of schema id {schema_id}", self.registry.schema_by_id, schema_id)
+        version = None
+        if raw is not None:
+            try:
+                version = _version(parse_schema(raw, _write_hint=False))
+            except Exception:
+                version = None  # not an alertstream record schema: as good as missing
+        with self._lock:
+            if version is not None:
+                self._by_registry_id[schema_id] = version
+                self._missing_ids.pop(schema_id, None)
+                return
+            if len(self._missing_ids) >= MAX_MISSING_IDS:
+                self._missing_ids.clear()
+            self._missing_ids[schema_id] = time.monotonic()
 
     # -- encoding ---------------------------------------------------------------------------
 
@@ -131,7 +212,10 @@ class Codec:
         key = (topic, schema.name)
         if key not in self._registry_ids:
             assert self.registry is not None
-            self._registry_ids[key] = self.registry.register(f"{topic}-value", schema)
+            subject = f"{topic}-value"
+            self._registry_ids[key] = int(
+                self._call(f"registration under {subject}", self.registry.register, subject, schema)
+            )
         return self._registry_ids[key]
 
     # -- decoding ---------------------------------------------------------------------------
@@ -163,18 +247,12 @@ class Codec:
             return version
         if self.registry is None:
             raise CodecError("unknown_schema", f"schema id {schema_id} but no registry configured")
-        try:
-            raw = self.registry.schema_by_id(schema_id)
-        except Exception as exc:  # the registry is an edge: any failure is "cannot know the schema"
-            raise CodecError("unknown_schema", f"registry lookup of id {schema_id} failed: {exc}") from exc
-        if raw is None:
-            raise CodecError("unknown_schema", f"schema id {schema_id} is not in the registry")
-        try:
-            version = _version(parse_schema(raw, _write_hint=False))
-        except Exception as exc:
-            raise CodecError("unknown_schema", f"schema id {schema_id} does not parse: {exc}") from exc
-        self._by_registry_id[schema_id] = version
-        return version
+        if schema_id not in self._missing_ids:
+            self._lookup(schema_id)  # only when the caller did not resolve the batch first
+            version = self._by_registry_id.get(schema_id)
+            if version is not None:
+                return version
+        raise CodecError("unknown_schema", f"schema id {schema_id} is not an alertstream schema in the registry")
 
     def decode(self, data: bytes, expected: str) -> dict[str, Any]:
         """Decode ``data`` into a record of the current ``expected`` schema.

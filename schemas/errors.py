@@ -5,6 +5,7 @@ Every error a caller is expected to handle derives from :class:`AlertstreamError
 
     AlertstreamError
     ├── CodecError            bytes that are not a decodable alertstream record
+    ├── SchemaRegistryUnavailable   the registry cannot answer now: NOT bad input, retry the same message
     ├── ValidationError       a record that decodes but breaks the contract's semantics
     ├── ConfigError           a config file that is unreadable or invalid (file, path, problem)
     └── DeliveryError         a channel could not deliver one task
@@ -12,7 +13,9 @@ Every error a caller is expected to handle derives from :class:`AlertstreamError
         └── PermanentDeliveryError   retrying cannot help (4xx, SSRF refusal, bad address)
 
 Bad input is data, not a crash: stream and consumer loops catch exactly these and route the
-input to ``events.invalid`` or a channel's DLQ with ``reason`` in the headers.
+input to ``events.invalid`` or a channel's DLQ with ``reason`` in the headers. The one exception
+is :class:`SchemaRegistryUnavailable`: the input may be perfectly good, so consumers back off and
+retry the same message (never invalid, never dead-lettered, never skipped).
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ class CodecError(AlertstreamError):
 
 #: Every reason a :class:`CodecError` can carry.
 CODEC_REASONS = ("bad_magic", "unknown_schema", "truncated", "schema_mismatch", "too_large", "encode_failed")
+
+
+class SchemaRegistryUnavailable(AlertstreamError):
+    """The schema registry did not answer a lookup or a registration (connection, timeout, 5xx,
+    auth): deliberately *not* a :class:`CodecError`. ``detail`` is bounded and never holds the
+    registry URL or credentials. A 404 for a schema id is not this: that id is ``unknown_schema``."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("schema_registry_unavailable", detail)
 
 
 class ValidationError(AlertstreamError):

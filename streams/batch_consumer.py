@@ -19,7 +19,7 @@ them, so they are fetched again by whoever owns the partition now.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -106,6 +106,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
             return  # rebalancing: not acked, so fetched again from the committed offset
         generation = app.consumer_generation_id
         messages = [m for m in bulk if m.generation_id == generation]
+        prepare = getattr(app, "bulk_prepare", None)
+        if prepare is not None and not await prepare(messages):
+            return  # stopping or rebalanced while it waited: not acked, so fetched again
         unacked = self._unacked_messages
         on_in = self._on_message_in
         for m in messages:
@@ -132,6 +135,9 @@ class BatchApp(faust.App):
     bulk_handler: BulkHandler | None = None
     #: Called on every iteration of the fetch loop (the worker's health beat).
     on_poll: Callable[[], None] | None = None
+    #: Awaited before a bulk is handled (the worker waits out a schema registry outage there);
+    #: False = hand the bulk back unhandled and unacked.
+    bulk_prepare: Callable[[Sequence[Any]], Awaitable[bool]] | None = None
 
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)

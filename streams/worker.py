@@ -30,6 +30,7 @@ from typing import Any
 
 import faust
 
+from alertstream.runtime.codecs import RegistryWait
 from alertstream.runtime.health import Health
 from alertstream.runtime.topic_follower import TopicFollower
 from alertstream.schemas import codec as c
@@ -133,6 +134,10 @@ class WorkerApp:
         self.app.bulk_handler = self.handle
         self.health = health or Health()  # /healthz, /readyz (runtime.health)
         self.app.on_poll = self.health.beat
+        # registry mode: a batch's schemas fetched (and Alert registered) before it is handled;
+        # an outage holds the batch (not acked) instead of sending it to events.invalid
+        self.registry = RegistryWait(codec, self.health, encodes=[(c.ALERT, topics.alerts)])
+        self.app.bulk_prepare = self._schemas_ready
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(1.0)(self._report_busy)
         self.app.agent(self.source, name="evaluate")(self._evaluate)
@@ -180,6 +185,12 @@ class WorkerApp:
     async def _on_assigned(self, _sender: Any, /, *args: Any, signal: Any, **_kwargs: Any) -> None:
         """Faust's on_partitions_assigned signal: the whole new assignment (args[0])."""
         self.health.set_partitions((tp.topic, tp.partition) for tp in args[0] if tp.topic in self.ingest)
+
+    async def _schemas_ready(self, batch: Sequence[Any]) -> bool:
+        generation = self.app.consumer_generation_id
+        return await self.registry.ready(
+            (m.value for m in batch), lambda: self.app.should_stop or self.app.consumer_generation_id != generation
+        )
 
     async def _report_busy(self) -> None:
         """The fetch loop legitimately waits while Faust suspends the flow (rebalance, table recovery)."""

@@ -1,97 +1,109 @@
-"""The Confluent wire format through our HTTP registry client, against a registry served on loopback.
-
-The server implements the two endpoints of the Confluent Schema Registry API the codec uses
-(register under a subject, fetch by id) with the API's content type and error shape.
-"""
+"""The codec's registry client (confluent-kafka's) against a Confluent-compatible registry on loopback:
+credentials from their own settings, a private CA, ids cached, an outage distinct from a missing id."""
 
 from __future__ import annotations
 
-import json
-import threading
+import ssl
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import trustme
 
 from alertstream.schemas import codec as c
 from alertstream.schemas.codec import Codec
-from alertstream.schemas.errors import CodecError
-from alertstream.schemas.registry import HttpSchemaRegistry
+from alertstream.schemas.errors import CodecError, SchemaRegistryUnavailable
+from alertstream.schemas.registry import ConfluentSchemaRegistry
+from tests.schema_registry_server import RegistryServer
 
 pytestmark = pytest.mark.integration
 
-
-class _Registry(BaseHTTPRequestHandler):
-    schemas: dict[int, str] = {}
-    requests: list[str] = []
-
-    def log_message(self, *_args: object) -> None:
-        return
-
-    def _reply(self, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        self.requests.append(f"POST {self.path}")
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        text = body["schema"]
-        for schema_id, known in self.schemas.items():
-            if known == text:
-                return self._reply(200, {"id": schema_id})
-        schema_id = len(self.schemas) + 1
-        self.schemas[schema_id] = text
-        return self._reply(200, {"id": schema_id})
-
-    def do_GET(self) -> None:
-        self.requests.append(f"GET {self.path}")
-        schema_id = int(self.path.rsplit("/", 1)[1])
-        if schema_id not in self.schemas:
-            return self._reply(404, {"error_code": 40403, "message": "Schema not found"})
-        return self._reply(200, {"schema": self.schemas[schema_id]})
+RECORD = {
+    "event_id": "e",
+    "tenant": "t",
+    "metric": "cpu_percent",
+    "value": 1.0,
+    "source": "s",
+    "labels": {},
+    "occurred_at": 5,
+}
+USER, PASSWORD = "sr-user", "sr-pass-XXXXSECRET"  # test-only credentials
+TOKEN = "sr-token-XXXXSECRET"
 
 
 @pytest.fixture
-def registry_url() -> Iterator[str]:
-    _Registry.schemas = {}
-    _Registry.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def server() -> Iterator[RegistryServer]:
+    registry = RegistryServer(basic=(USER, PASSWORD)).start()
+    yield registry
+    registry.stop()
 
 
-def test_confluent_format_over_http(registry_url: str) -> None:
-    record = {
-        "event_id": "e",
-        "tenant": "t",
-        "metric": "cpu_percent",
-        "value": 1.0,
-        "source": "s",
-        "labels": {},
-        "occurred_at": 5,
-    }
-    writer_client = HttpSchemaRegistry(registry_url)
-    writer = Codec(writer_client)
-    first = writer.encode(c.METRIC_EVENT, record, topic="events.metric")
-    writer.encode(c.METRIC_EVENT, record, topic="events.metric")  # cached: no second registration
+def test_basic_auth_from_settings_and_ids_cached(server: RegistryServer) -> None:
+    writer = Codec(ConfluentSchemaRegistry(server.url, username=USER, password=PASSWORD))
+    first = writer.encode(c.METRIC_EVENT, RECORD, topic="events.metric")
+    writer.encode(c.METRIC_EVENT, RECORD, topic="events.metric")  # cached: no second registration
     assert first[:5] == b"\x00\x00\x00\x00\x01"
-    assert _Registry.requests == ["POST /subjects/events.metric-value/versions"]
+    reader = Codec(ConfluentSchemaRegistry(server.url, username=USER, password=PASSWORD))
+    assert reader.decode(first, c.METRIC_EVENT) == RECORD
+    assert reader.decode(first, c.METRIC_EVENT) == RECORD  # cached: one GET
+    assert [(m, p) for m, p, _ in server.requests] == [
+        ("POST", "/subjects/events.metric-value/versions"),
+        ("GET", "/schemas/ids/1"),
+    ]
+    assert all(auth.startswith("Basic ") for _, _, auth in server.requests)
 
-    reader_client = HttpSchemaRegistry(registry_url)
-    reader = Codec(reader_client)
-    assert reader.decode(first, c.METRIC_EVENT) == record
-    assert reader.decode(first, c.METRIC_EVENT) == record  # cached: one GET
-    assert _Registry.requests[1:] == ["GET /schemas/ids/1"]
 
-    with pytest.raises(CodecError) as err:
-        reader.decode(b"\x00\x00\x00\x00\x09" + first[5:], c.METRIC_EVENT)
-    assert err.value.reason == "unknown_schema"
-    writer_client.close()
-    reader_client.close()
+def test_wrong_credentials_are_an_outage_not_an_unknown_schema(server: RegistryServer) -> None:
+    data = Codec(ConfluentSchemaRegistry(server.url, username=USER, password=PASSWORD)).encode(
+        c.METRIC_EVENT, RECORD, topic="events.metric"
+    )
+    for client in (ConfluentSchemaRegistry(server.url), ConfluentSchemaRegistry(server.url, username=USER)):
+        with pytest.raises(SchemaRegistryUnavailable) as err:
+            Codec(client).decode(data, c.METRIC_EVENT)
+        assert err.value.detail == "lookup of schema id 1: HTTP 401, registry error code 40101"
+
+
+def test_an_outage_then_the_same_ids_again_and_a_real_404(server: RegistryServer) -> None:
+    writer = Codec(ConfluentSchemaRegistry(server.url, username=USER, password=PASSWORD))
+    data = writer.encode(c.METRIC_EVENT, RECORD, topic="events.metric")
+    reader = Codec(ConfluentSchemaRegistry(server.url, username=USER, password=PASSWORD))
+    server.stop()
+    with pytest.raises(SchemaRegistryUnavailable) as err:
+        reader.decode(data, c.METRIC_EVENT)
+    assert err.value.detail == "lookup of schema id 1: ConnectError"
+    assert "127.0.0.1" not in str(err.value), "no URL in the error (it ends up in logs)"
+    server.start()  # same port, same ids
+    assert reader.decode(data, c.METRIC_EVENT) == RECORD
+    with pytest.raises(CodecError) as missing:
+        reader.decode(b"\x00\x00\x00\x00\x09" + data[5:], c.METRIC_EVENT)
+    assert missing.value.reason == "unknown_schema"
+    assert "127.0.0.1" not in missing.value.detail
+
+
+def test_bearer_token_over_https_with_a_private_ca(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server = RegistryServer(bearer=TOKEN, tls=tls).start()
+    try:
+        writer = Codec(ConfluentSchemaRegistry(server.url, bearer_token=TOKEN, ca_file=str(ca_file)))
+        data = writer.encode(c.METRIC_EVENT, RECORD, topic="events.metric")
+        reader = Codec(ConfluentSchemaRegistry(server.url, bearer_token=TOKEN, ca_file=str(ca_file)))
+        assert reader.decode(data, c.METRIC_EVENT) == RECORD
+        assert {auth for _, _, auth in server.requests} == {f"Bearer {TOKEN}"}
+        # without the private CA the certificate is not trusted: unavailable (fix the settings), never invalid
+        untrusting = Codec(ConfluentSchemaRegistry(server.url, bearer_token=TOKEN))
+        with pytest.raises(SchemaRegistryUnavailable) as err:
+            untrusting.decode(data, c.METRIC_EVENT)
+        assert err.value.detail == "lookup of schema id 1: ConnectError"
+    finally:
+        server.stop()
+
+
+def test_the_client_never_shows_its_credentials() -> None:
+    client = ConfluentSchemaRegistry("http://127.0.0.1:1", username=USER, password=PASSWORD, bearer_token=None)
+    assert PASSWORD not in repr(client)
+    assert PASSWORD not in repr(Codec(client).registry)

@@ -32,3 +32,37 @@ def test_deliver_lookback(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().deliver_lookback() == 0.0
     monkeypatch.setenv("ALERTSTREAM_DELIVER_LOOKBACK_SECONDS", "-1")
     assert Settings().deliver_lookback() is None
+
+
+def test_registry_credentials_are_their_own_secret_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALERTSTREAM_SCHEMA_REGISTRY_URL", "https://registry.example:8081")
+    monkeypatch.setenv("ALERTSTREAM_SCHEMA_REGISTRY_USERNAME", "sr-user")
+    monkeypatch.setenv("ALERTSTREAM_SCHEMA_REGISTRY_PASSWORD", "hunter2-registry")
+    s = Settings()
+    assert s.schema_registry_password is not None
+    assert s.schema_registry_password.get_secret_value() == "hunter2-registry"
+    for shown in (repr(s), str(s), s.model_dump_json()):
+        assert "hunter2-registry" not in shown
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"URL": "https://u:hunter2@registry.example"}, "credentials in the registry URL are refused"),
+        ({"URL": "https://ok.example,http://u:hunter2@other.example"}, "credentials in the registry URL"),
+        ({"URL": "registry.example:8081"}, "must be http:// or https://"),
+        ({"URL": "https://r.example", "PASSWORD": "hunter2"}, "PASSWORD needs ALERTSTREAM_SCHEMA_REGISTRY_USERNAME"),
+        ({"URL": "https://r.example", "USERNAME": "u", "BEARER_TOKEN": "hunter2"}, "not both"),
+    ],
+)
+def test_registry_settings_are_checked_without_echoing_them(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], problem: str
+) -> None:
+    from pydantic import ValidationError
+
+    for name, value in env.items():
+        monkeypatch.setenv(f"ALERTSTREAM_SCHEMA_REGISTRY_{name}", value)
+    with pytest.raises(ValidationError) as err:
+        Settings()
+    assert problem in str(err.value)
+    assert "hunter2" not in str(err.value)
