@@ -6,6 +6,7 @@ warning/critical thresholds and back, so rules fire, deduplicate and resolve whi
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -84,7 +85,7 @@ class DemoProducer(BackgroundLoop):
 
     def _run(self) -> None:
         codec = Codec()
-        producer = Producer(producer_config(self.bootstrap))
+        producer = Producer(producer_config(self.bootstrap, logger=logging.getLogger("librdkafka")))
         events = demo_events(random.Random(7))
         while not self._stop.wait(1.0 / self.rate):
             event = next(events)

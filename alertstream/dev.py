@@ -5,6 +5,14 @@ the topics, starts every pipeline process that this build has (worker, one deliv
 channel, store) as child processes, runs a demo producer and a tap that counts messages per
 topic, and prints one status line per process every few seconds.
 
+The terminal shows only that status view. Every log line goes to a file in the dev log dir (one
+temporary directory per run, kept after exit and named in the status): ``<process>.log`` per
+child, ``dev.log`` for this process's own libraries (the demo sink's aiosmtpd and aiohttp,
+librdkafka). Nothing listens on a fixed port, so two ``dev`` (or ``dev`` beside the tests) run side
+by side: the demo sink takes free ports and the pipeline runs on a copy of the config pointed at
+them (``config.yaml`` in the log dir); each child's /metrics, /healthz and /readyz get a free
+port too unless ALERTSTREAM_METRICS_PORT is set.
+
 Shutdown order on Ctrl-C or SIGTERM: demo producer, pipeline processes (SIGTERM, then SIGKILL
 after a grace period), tap, then the broker and the database. Children also carry
 PR_SET_PDEATHSIG, so even a SIGKILL of this process leaves nothing behind.
@@ -13,6 +21,7 @@ PR_SET_PDEATHSIG, so even a SIGKILL of this process leaves nothing behind.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 import signal
@@ -26,17 +35,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import yaml
 from confluent_kafka import Consumer
 
 from alertstream.background import BackgroundLoop
 from alertstream.consumers.signing import SECRET_PREFIX, SigningSecret
 from alertstream.demo import DemoProducer
 from alertstream.demo_sink import DemoSink
-from alertstream.local_stack import LocalStack, die_with_parent
+from alertstream.local_stack import LocalStack, die_with_parent, free_port
 from alertstream.runtime.kafka_clients import consumer_config
 from alertstream.runtime.settings import Settings
 from alertstream.runtime.topic_admin import contract_names, create_topics
-from alertstream.schemas.config import AlertstreamConfig, load_config
+from alertstream.schemas.config import EXAMPLE_CONFIG, AlertstreamConfig, load_config
 from alertstream.schemas.topics import CHANNELS
 
 STATUS_EVERY = 5.0
@@ -50,13 +60,16 @@ class Child:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
+    #: its ALERTSTREAM_METRICS_PORT when dev chose one (/metrics, /healthz, /readyz)
+    metrics_port: int | None = None
 
     def status(self) -> str:
         if self.proc is None:
             return "not started"
         code = self.proc.poll()
+        port = f"  :{self.metrics_port}" if self.metrics_port else ""
         if code is None:
-            return f"running  pid {self.proc.pid:<7} up {time.monotonic() - self.started:>5.0f}s  log {self.log}"
+            return f"running  pid {self.proc.pid:<7} up {time.monotonic() - self.started:>5.0f}s{port}  log {self.log}"
         return f"EXITED   code {code}  log {self.log}"
 
 
@@ -83,7 +96,8 @@ class Tap(BackgroundLoop):
     thread_name = "tap"
 
     def _run(self) -> None:
-        consumer = Consumer(consumer_config(self.bootstrap, f"alertstream-dev-tap-{os.getpid()}"))
+        group = f"alertstream-dev-tap-{os.getpid()}"
+        consumer = Consumer(consumer_config(self.bootstrap, group, logger=logging.getLogger("librdkafka")))
         consumer.subscribe(self.topics)
         try:
             while not self._stop.is_set():
@@ -103,23 +117,33 @@ def run_dev(settings: Settings, available: set[str]) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    config = load_config(settings.config)
+    load_config(settings.config)  # a bad file is reported before anything starts
     logdir = Path(tempfile.mkdtemp(prefix="alertstream-dev-"))
+    _log_to(logdir / "dev.log")
     children = [Child(name, args, logdir / f"{name}.log") for name, args in pipeline_commands(available)]
+    if settings.metrics_port is None:  # the per-process default ports would collide with another dev
+        for child in children:
+            child.metrics_port = free_port()
     with LocalStack(
         settings.kafka_bootstrap, settings.database_url.get_secret_value() if settings.database_url else None
     ) as info:
         print(f"[dev] broker    {info.kafka_source:<17} {info.bootstrap}", flush=True)
         print(f"[dev] database  {info.database_source:<17} {_redact(info.database_url)}", flush=True)
+        sink = DemoSink([])
+        sink.start()  # free ports: the config's receivers are pointed at them below
+        print(f"[dev] demo sink http://{sink.host}:{sink.http_port} smtp {sink.host}:{sink.smtp_port}", flush=True)
+        config_file = _derived_config(Path(settings.config or EXAMPLE_CONFIG), sink, logdir / "config.yaml")
+        config = load_config(config_file)
         result = create_topics(info.bootstrap, config, settings.topics)
         print(f"[dev] topics    {len(result.created)} created, {len(result.existing)} existed", flush=True)
         env = dict(os.environ)
-        env.update(ALERTSTREAM_KAFKA_BOOTSTRAP=info.bootstrap, ALERTSTREAM_DATABASE_URL=info.database_url)
-        sink = DemoSink([])
+        env.update(
+            ALERTSTREAM_KAFKA_BOOTSTRAP=info.bootstrap,
+            ALERTSTREAM_DATABASE_URL=info.database_url,
+            ALERTSTREAM_CONFIG=str(config_file),
+        )
         env.update(demo_receiver_env(config, env, sink.slack_url))
         sink.secrets = [SigningSecret.parse(env[n]) for r in config.receivers for n in r.secret_env if n in env]
-        sink.start()
-        print(f"[dev] demo sink http://{sink.host}:{sink.http_port} smtp {sink.host}:{sink.smtp_port}", flush=True)
         for child in children:
             _start(child, env)
         demo = DemoProducer(info.bootstrap, settings.topics)
@@ -138,8 +162,32 @@ def run_dev(settings: Settings, available: set[str]) -> int:
             _stop_children(children)
             tap.stop()
             sink.stop()
-    print("[dev] stopped cleanly", flush=True)
+    print(f"[dev] stopped cleanly (logs kept in {logdir})", flush=True)
     return 0
+
+
+def _log_to(file: Path) -> None:
+    """Send every log record of this process to ``file``: the terminal is the status view only
+    (third-party INFO lines, e.g. aiosmtpd's ``mail.log: … >> b'EHLO'``, flooded it)."""
+    handler = logging.FileHandler(file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _derived_config(source: Path, sink: DemoSink, target: Path) -> Path:
+    """``source`` with its demo-sink receivers pointed at the sink's ports, written to ``target``."""
+    data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    target.write_text(
+        f"# {source} with the demo sink's ports filled in by `alertstream dev`\n"
+        + yaml.safe_dump(sink.point_config(data), sort_keys=False),
+        encoding="utf-8",
+    )
+    return target
 
 
 def demo_receiver_env(config: AlertstreamConfig, env: dict[str, str], slack_url: str) -> dict[str, str]:
@@ -172,6 +220,8 @@ def _redact(url: str) -> str:
 
 
 def _start(child: Child, env: dict[str, str]) -> None:
+    if child.metrics_port is not None:
+        env = {**env, "ALERTSTREAM_METRICS_PORT": str(child.metrics_port)}
     with child.log.open("wb") as log:
         child.proc = subprocess.Popen(
             [sys.executable, "-m", "alertstream", *child.args],
