@@ -25,11 +25,15 @@ LABEL org.opencontainers.image.title="alertstream" \
       org.opencontainers.image.description="Event-driven alert processor on Kafka" \
       org.opencontainers.image.licenses="Apache-2.0"
 RUN groupadd --system --gid 10001 alertstream \
- && useradd --system --uid 10001 --gid alertstream --no-create-home --shell /usr/sbin/nologin alertstream
+ && useradd --system --uid 10001 --gid alertstream --no-create-home --shell /usr/sbin/nologin alertstream \
+ && install -d -o 10001 -g 10001 -m 0750 /var/lib/alertstream
 COPY --from=build /opt/alertstream /opt/alertstream
 ENV PATH=/opt/alertstream/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
+# Faust keeps its table data directory under the working directory: one the user may write
+# (the Helm chart, with a read-only root filesystem, runs in an emptyDir at /tmp instead).
+WORKDIR /var/lib/alertstream
 USER 10001:10001
 ENTRYPOINT ["alertstream"]
 CMD ["--help"]
