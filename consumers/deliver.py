@@ -62,7 +62,7 @@ T = TypeVar("T")
 #: Pause reason while every in-flight slot of the process is taken (the loop keeps polling).
 BUSY = "busy"
 #: What closing the consumer may take beyond the grace period (it waits for the broker).
-CLOSE_SECONDS = 1.5
+CLOSE_SECONDS = 1.0
 
 
 def group_id(channel: str, prefix: str = "") -> str:
@@ -483,7 +483,7 @@ class DeliveryService:
         if self._consumer is not None:
             await self._close_consumer(self._consumer, max(0.0, deadline - self._loop.time()) + CLOSE_SECONDS)
         if self.deliveries.producer is not None:
-            unacked = await self.deliveries.producer.close(max(0.0, deadline - self._loop.time()) + 0.5)
+            unacked = await self.deliveries.producer.close(max(0.0, deadline - self._loop.time()) + 0.25)
             if unacked:
                 log.warning(
                     "%s: %d produced messages unacknowledged (their offsets were not committed)", self.group, unacked
@@ -492,17 +492,15 @@ class DeliveryService:
         await self._close_clients()
 
     async def _close_consumer(self, consumer: Consumer, budget: float) -> None:
-        """The final commit and close() on a thread of their own, waited for at most ``budget``
-        seconds: against a broker that is gone they take a session timeout each, and SIGTERM must
-        not wait for that (the process exits; uncommitted offsets are re-read, the ledger dedups)."""
-        commits = self._commits()
+        """The final commit (asynchronous: close() waits for it) and close() on a thread of their
+        own, waited for at most ``budget`` seconds: against a broker that is gone close() takes a
+        session timeout, and SIGTERM must not wait for that (the process exits; uncommitted offsets
+        are re-read, the ledger turns them into duplicates)."""
+        await self._commit()
         done = threading.Event()
 
         def close() -> None:
             try:
-                if commits:
-                    with contextlib.suppress(KafkaException):
-                        consumer.commit(offsets=commits, asynchronous=False)
                 consumer.close()
             finally:
                 done.set()
