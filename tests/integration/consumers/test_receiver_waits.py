@@ -133,3 +133,38 @@ async def test_a_slow_receiver_gets_one_request_per_alert(settings: Settings) ->
     assert "receiver_busy" not in stats.by_reason
     assert set(_ledger_attempts(dsn).values()) == {1}
     assert metric_deltas(before, deliver_metrics("webhook")) == {"notifications_sent": 41, "latency_count": 41}
+
+
+async def test_the_in_flight_limit_pauses_partitions_instead_of_blocking_the_loop(settings: Settings) -> None:
+    """Two messages in flight per process, each send 0.8 s: the fetch loop pauses the partitions it
+    cannot take yet (and keeps polling) instead of sitting in a wait; nothing is lost or doubled."""
+    server = Receiver(delay=0.8)
+    await server.start()
+    config = config_with(
+        [{"name": "r", "channel": "webhook", "url": server.url("/r"), "allow_private": True}], max_in_flight=2
+    )
+    assert settings.kafka_bootstrap is not None
+    assert settings.database_url is not None
+    dsn = schema_dsn(settings.database_url.get_secret_value())
+    alerts = [make_alert([("r", "webhook")]) for _ in range(12)]
+    service = service_for("webhook", config, settings, dsn)
+    reasons: list[str] = []
+    real_hold = service._hold
+
+    async def hold(key: Any, offset: int, reason: str, delay_ms: int = 0) -> None:
+        reasons.append(reason)
+        await real_hold(key, offset, reason, delay_ms)
+
+    service._hold = hold
+    try:
+        async with Running(service):
+            publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, alerts)
+            assert await wait_for(lambda: service.stats.sent >= 12, 60), service.stats
+            stats = service.stats
+    finally:
+        await server.stop()
+    assert sorted(h.headers["webhook-id"] for h in server.hits) == sorted(
+        delivery_id(a["alert_id"], "webhook", "r") for a in alerts
+    )
+    assert (stats.sent, stats.retried, stats.duplicates) == (12, 0, 0)
+    assert "busy" in reasons, "partitions were paused while every slot was taken"
