@@ -2,7 +2,7 @@
 
 The loop only moves bytes; what happens to a task is :mod:`alertstream.consumers.deliveries`, the
 decisions live in pure modules (retry_tiers, breaker, failures, offsets, partition_holds,
-task_checks, task_messages) and per-receiver waiting in receiver_guard.
+task_checks, task_messages), per-receiver waiting in receiver_guard, pausing in partition_pauses.
 
 * One confluent-kafka consumer (group ``alertstream-deliver-<channel>``) subscribes to ``alerts``
   and every ``alerts.<channel>.retry.<n>``. Every consumer call that can wait runs on one
@@ -43,7 +43,8 @@ from alertstream.consumers.deliveries import Deliveries, Job, Source, Stats, now
 from alertstream.consumers.ledger import Ledger
 from alertstream.consumers.model import Task, tasks_for
 from alertstream.consumers.offsets import PartitionOffsets
-from alertstream.consumers.partition_holds import DATABASE, NOT_DUE, Key, PartitionHolds, resume_backoff
+from alertstream.consumers.partition_holds import DATABASE, NOT_DUE, Key
+from alertstream.consumers.partition_pauses import PartitionPauses
 from alertstream.consumers.receiver_guard import PARK_LIMIT, ReceiverGuards
 from alertstream.consumers.retry_tiers import Schedule, clamp_not_before, schedule_from
 from alertstream.consumers.task_checks import retry_problem
@@ -119,13 +120,11 @@ class DeliveryService:
         self._offsets: dict[Key, PartitionOffsets] = {}
         self._assigned: set[Key] = set()
         self._revoked: list[Key] = []
-        self._holds = PartitionHolds()
-        self._timers: dict[Key, asyncio.TimerHandle] = {}
+        self._pauses = PartitionPauses(lambda fn, *a, **kw: self._kafka(fn, *a, **kw), self._is_assigned, self.group)
         self._jobs: dict[Key, set[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(d.max_in_flight)
         self._fatal: BaseException | None = None
-        self._stopping = False
         self._busy = False
         self._commit_logged = 0.0
         self._consumer: Consumer | None = None
@@ -140,6 +139,10 @@ class DeliveryService:
     async def _kafka(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         assert self._loop is not None
         return await self._loop.run_in_executor(self._kx, lambda: fn(*args, **kwargs))
+
+    def _is_assigned(self, key: Key) -> bool:
+        with self._lock:
+            return key in self._assigned
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with self._lock:
@@ -221,6 +224,7 @@ class DeliveryService:
                 **{"fetch.wait.max.ms": 10, "enable.partition.eof": False, "on_commit": self._on_commit},
             )
         )
+        self._pauses.consumer = self._consumer
         await self._kafka(
             self._consumer.subscribe, list(self._tier_of), on_assign=self._on_assign, on_revoke=self._on_revoke
         )
@@ -228,7 +232,7 @@ class DeliveryService:
         try:
             while not stop.is_set() and self._fatal is None:
                 self._drop_revoked()
-                await self._unbusy()
+                self._unbusy()
                 # Take what librdkafka already fetched without leaving this thread; when nothing is
                 # there, wait on the Kafka thread with poll(), which returns on the first message
                 # (consume(n, t) would sit out its whole timeout unless n messages arrive).
@@ -262,10 +266,7 @@ class DeliveryService:
         with self._lock:
             revoked, self._revoked = self._revoked, []
         for key in revoked:
-            timer = self._timers.pop(key, None)
-            if timer is not None:
-                timer.cancel()
-            self._holds.drop(key)
+            self._pauses.drop(key)
             for job in self._jobs.get(key, ()):
                 if job.only_waiting and job.handle is not None:
                     job.handle.cancel()
@@ -278,7 +279,7 @@ class DeliveryService:
             return
         topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
         key = (topic, partition)
-        if self._holds.is_held(key):
+        if self._pauses.is_held(key):
             return  # fetched before the pause took effect; read again after the resume
         if not self.database.is_open:
             await self._hold(key, offset, DATABASE)
@@ -352,61 +353,16 @@ class DeliveryService:
             if track is not None:
                 track.done(offset)
 
-    # -- pausing and resuming partitions --------------------------------------------------------------
-
     async def _hold(self, key: Key, offset: int, reason: str, delay_ms: int = 0) -> None:
-        """Pause ``key`` for ``reason`` and seek back to ``offset`` (the first message not handled)."""
-        assert self._consumer is not None
-        assert self._loop is not None
-        if self._holds.hold(key, reason):
-            try:
-                await self._kafka(self._consumer.pause, [TopicPartition(key[0], key[1])])
-                await self._kafka(self._consumer.seek, TopicPartition(key[0], key[1], offset))
-            except KafkaException as exc:  # revoked meanwhile: the next owner reads it
-                log.warning("%s: cannot pause %s[%d]: %s", self.group, key[0], key[1], exc)
-        if reason == NOT_DUE:
-            self._timers[key] = self._loop.call_later(delay_ms / 1000.0, self._due, key)
-
-    def _due(self, key: Key) -> None:
-        self._timers.pop(key, None)
-        self._release(key, NOT_DUE)
-
-    def _release(self, key: Key, reason: str) -> None:
-        if self._holds.release(key, reason) and not self._stopping:
-            job = asyncio.ensure_future(self._resume(key))
-            self._tasks.add(job)
-            job.add_done_callback(self._tasks.discard)
-
-    async def _resume(self, key: Key) -> None:
-        """Resume ``key``; a failed resume() is tried again with back-off, as long as the partition
-        is still ours and nothing holds it again (else it would stay paused until a rebalance)."""
-        assert self._consumer is not None
-        failures = 0
-        while not self._stopping:
-            with self._lock:
-                assigned = key in self._assigned
-            if not assigned or self._holds.is_held(key):
-                return
-            try:
-                await self._kafka(self._consumer.resume, [TopicPartition(key[0], key[1])])
-                if failures:
-                    log.info("%s: resumed %s[%d] after %d failed attempts", self.group, key[0], key[1], failures)
-                return
-            except KafkaException as exc:
-                failures += 1
-                if failures == 1:
-                    log.warning("%s: resume of %s[%d] failed (%s); retrying", self.group, key[0], key[1], exc)
-                await asyncio.sleep(resume_backoff(failures))
+        await self._pauses.hold(key, offset, reason, delay_ms)
 
     async def _database_back(self) -> None:
-        for key in self._holds.held_for(DATABASE):
-            self._release(key, DATABASE)
+        self._pauses.release_all(DATABASE)
 
-    async def _unbusy(self) -> None:
+    def _unbusy(self) -> None:
         if self._busy and not self._slots.locked():
             self._busy = False
-            for key in self._holds.held_for(BUSY):
-                self._release(key, BUSY)
+            self._pauses.release_all(BUSY)
 
     # -- one message ----------------------------------------------------------------------------------
 
@@ -462,7 +418,7 @@ class DeliveryService:
 
     async def _shutdown(self) -> None:
         assert self._loop is not None
-        self._stopping = True
+        await self._pauses.close()
         deadline = self._loop.time() + self.config.delivery.shutdown_grace_seconds
         for jobs in self._jobs.values():  # waiting is not in flight: nothing of these was sent
             for job in jobs:
@@ -476,10 +432,6 @@ class DeliveryService:
             await asyncio.gather(*pending, return_exceptions=True)
             if still:
                 log.warning("%s: handed back %d unfinished messages (not committed)", self.group, len(still))
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        self._holds.clear()
         if self._consumer is not None:
             await self._close_consumer(self._consumer, max(0.0, deadline - self._loop.time()) + CLOSE_SECONDS)
         if self.deliveries.producer is not None:
