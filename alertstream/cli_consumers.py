@@ -89,10 +89,9 @@ def deliver(
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    from alertstream.consumers.db import migrate
-
+    # The service migrates the database itself (idempotent: `dev` and fresh deployments need no
+    # separate step), waiting for it when it is not up yet instead of exiting.
     dsn = _dsn(settings)
-    migrate(dsn)  # idempotent: `dev` and fresh deployments need no separate step
     health = settings.health()
     serve(f"deliver-{channel}", settings.metrics_port, health)
     bootstrap = settings.require_bootstrap()
@@ -123,12 +122,14 @@ def deliver(
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from None
         log.info(
-            "deliver %s stopped: sent=%d retried=%d dead_lettered=%d duplicates=%d",
+            "deliver %s stopped: sent=%d retried=%d dead_lettered=%d duplicates=%d superseded=%d deferred=%d",
             channel,
             stats.sent,
             stats.retried,
             stats.dead_lettered,
             stats.duplicates,
+            stats.superseded,
+            stats.deferred,
         )
 
     try:

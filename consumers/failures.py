@@ -40,6 +40,10 @@ REASONS = (
     "missing_secret",
     "payload_too_large",
     "undecodable",
+    "invalid_task",  # a retry-tier record that decodes but is not a task this group may act on
+    "too_large",  # a record over topics.max_message_bytes: set aside in the DLQ by reference
+    # not a failure: a note on a `sent` outcome
+    "recipients_refused",  # e-mail accepted for some recipients and refused for others
 )
 
 

@@ -1,10 +1,15 @@
 """Retry tier schedule: where a failed task goes next and when it may run again.
 
-``task.attempt`` counts attempts already made. After attempt *k* failed with a retryable error the
-task goes to tier *k* (topic ``alerts.<channel>.retry.<k>``) with ``not_before = now + delay``,
-where the delay is the tier's configured delay with ±jitter, raised to the receiver's
-``Retry-After`` when that is longer. After the last tier, or at once on a permanent failure, the
-task goes to the DLQ.
+A task read from tier *n* (0 = ``alerts``) whose attempt failed with a retryable error goes to
+tier *n + 1* (topic ``alerts.<channel>.retry.<n+1>``) with ``not_before = now + delay``, where the
+delay is the tier's configured delay with ±jitter, raised to the receiver's ``Retry-After`` when
+that is longer. After the last tier, or at once on a permanent failure, the task goes to the DLQ.
+The tier is where the task is, not its ``attempt`` (which counts requests made): a failed half-open
+probe of a receiver that is still down stays on its tier (``advance=False``), so a long outage
+costs the tasks that probe it no tiers.
+
+A task read back from tier *n* is never held longer than that tier can ask for
+(:func:`clamp_not_before`): a record due in ten years must not park its partition for good.
 """
 
 from __future__ import annotations
@@ -43,19 +48,40 @@ def delay_for(schedule: Schedule, tier: int, rng: random.Random | None = None) -
 
 def next_step(
     schedule: Schedule,
-    attempts_made: int,
+    tier: int,
     now_ms: int,
     permanent: bool = False,
     retry_after: float | None = None,
     rng: random.Random | None = None,
+    advance: bool = True,
 ) -> NextStep:
-    """The next step for a task whose ``attempts_made``-th attempt just failed."""
-    if permanent or attempts_made > schedule.tiers or attempts_made < 1:
+    """The next step for a task read from ``tier`` (0 = ``alerts``) whose attempt just failed."""
+    target = tier + 1 if advance else max(tier, 1)
+    if permanent or target > schedule.tiers or target < 1:
         return NextStep(None)
-    delay = delay_for(schedule, attempts_made, rng)
+    delay = delay_for(schedule, target, rng)
     if retry_after is not None:
         delay = max(delay, min(retry_after, schedule.max_retry_after_seconds))
-    return NextStep(attempts_made, now_ms + round(delay * 1000))
+    return NextStep(target, now_ms + round(delay * 1000))
+
+
+def max_delay_seconds(schedule: Schedule, tier: int) -> float:
+    """The longest wait tier ``tier`` can schedule: its delay at full jitter, or a capped Retry-After."""
+    return max(schedule.delays_seconds[tier - 1] * (1 + schedule.jitter), schedule.max_retry_after_seconds)
+
+
+def clamp_not_before(schedule: Schedule, tier: int, not_before_ms: int, written_ms: int, now_ms: int) -> int:
+    """``not_before`` of a task read from ``tier``, at most the tier's longest wait after the record
+    was written (its Kafka timestamp; ``now`` when that is missing or in the future)."""
+    base = min(written_ms, now_ms) if written_ms > 0 else now_ms
+    return min(not_before_ms, base + round(max_delay_seconds(schedule, tier) * 1000))
+
+
+def wait_step(schedule: Schedule, tier: int, now_ms: int, rng: random.Random | None = None) -> NextStep:
+    """Where a task waits that could not be attempted (its receiver's queue is full): tier ``tier``
+    (at least 1) with that tier's delay. No attempt was made, so none is counted."""
+    tier = min(max(tier, 1), schedule.tiers)
+    return NextStep(tier, now_ms + round(delay_for(schedule, tier, rng) * 1000))
 
 
 def due_in_seconds(not_before_ms: int, now_ms: int) -> float:

@@ -51,14 +51,45 @@ def dlq_headers(attempt: int, reason: str, error: str, severity: str, at_ms: int
     ]
 
 
-def undecodable_headers(error: str, topic: str, partition: int, offset: int) -> Headers:
-    """Headers of raw bytes moved to the DLQ because they are not a task or an alert."""
+#: Where a record set aside in the DLQ came from, and how big it was.
+HEADER_SOURCE_TOPIC = "source.topic"
+HEADER_SOURCE_PARTITION = "source.partition"
+HEADER_SOURCE_OFFSET = "source.offset"
+HEADER_ORIGINAL_SIZE = "original-size"
+#: "1" when the DLQ entry's body is only a prefix of the original bytes (or empty).
+HEADER_TRUNCATED = "truncated"
+HEADER_DELIVERY_ID = "delivery-id"
+
+#: Bytes of an oversized record kept in its DLQ entry (enough to identify it by eye).
+SET_ASIDE_PREFIX = 4096
+
+
+def source_headers(topic: str, partition: int, offset: int) -> Headers:
     return [
-        (HEADER_REASON, b"undecodable"),
-        (HEADER_ERROR, error.encode()),
-        ("source.topic", topic.encode()),
-        ("source.partition", str(partition).encode()),
-        ("source.offset", str(offset).encode()),
+        (HEADER_SOURCE_TOPIC, topic.encode()),
+        (HEADER_SOURCE_PARTITION, str(partition).encode()),
+        (HEADER_SOURCE_OFFSET, str(offset).encode()),
+    ]
+
+
+def undecodable_headers(error: str, topic: str, partition: int, offset: int, reason: str = "undecodable") -> Headers:
+    """Headers of raw bytes moved to the DLQ because they are not a task or an alert (``undecodable``)
+    or a task this group may not act on (``invalid_task``, ``error`` says why)."""
+    return [
+        (HEADER_REASON, reason.encode()),
+        (HEADER_ERROR, error[:MAX_ERROR_CHARS].encode()),
+        *source_headers(topic, partition, offset),
+    ]
+
+
+def set_aside(value: bytes, fits: bool) -> tuple[bytes, Headers]:
+    """The body a DLQ entry keeps of ``value`` and the headers that say so: all of it when it
+    ``fits`` the size limit, else a bounded prefix (the source headers point to the original)."""
+    if fits:
+        return value, []
+    return value[:SET_ASIDE_PREFIX], [
+        (HEADER_ORIGINAL_SIZE, str(len(value)).encode()),
+        (HEADER_TRUNCATED, b"1"),
     ]
 
 

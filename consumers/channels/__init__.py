@@ -1,6 +1,7 @@
-"""One module per channel, one contract: ``async send(task) -> int | None``.
+"""One module per channel, one contract: ``async send(task) -> int | Delivered | None``.
 
-``send`` returns the HTTP/SMTP status code of a successful delivery (for the record) or raises
+``send`` returns the HTTP/SMTP status code of a successful delivery (for the record), or a
+:class:`Delivered` when the success needs a note (an e-mail some recipients refused), or raises
 :class:`~alertstream.schemas.errors.RetryableDeliveryError` /
 :class:`~alertstream.schemas.errors.PermanentDeliveryError`.
 The retry/DLQ machinery in :mod:`alertstream.consumers.deliver` is shared by all channels.
@@ -8,6 +9,7 @@ The retry/DLQ machinery in :mod:`alertstream.consumers.deliver` is shared by all
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from alertstream.consumers.model import Task
@@ -15,8 +17,24 @@ from alertstream.consumers.receivers import ReceiverBook
 from alertstream.schemas.config import AlertstreamConfig
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """A delivery that succeeded, with the receiver's status code and an optional note.
+
+    ``note`` is a bounded reason (consumers.failures.REASONS) carried as the ``reason`` of the
+    ``sent`` outcome, ``detail`` a short secret-free text for the log."""
+
+    status: int | None
+    note: str | None = None
+    detail: str = ""
+
+
+def as_delivered(result: int | Delivered | None) -> Delivered:
+    return result if isinstance(result, Delivered) else Delivered(result)
+
+
 class Channel(Protocol):
-    async def send(self, task: Task) -> int | None: ...
+    async def send(self, task: Task) -> int | Delivered | None: ...
 
     async def aclose(self) -> None: ...
 

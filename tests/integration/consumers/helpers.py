@@ -103,6 +103,8 @@ class Receiver:
 
     hits: list[Hit] = field(default_factory=list)
     respond: Callable[[str, int], tuple[int, dict[str, str]]] = lambda _p, _n: (200, {})
+    #: when set, decides instead of ``respond`` from the request itself (path, headers, body)
+    decide: Callable[[Hit], tuple[int, dict[str, str]]] | None = None
     port: int = 0
     delay: float = 0.0
     runner: web.AppRunner | None = None
@@ -117,9 +119,11 @@ class Receiver:
         async def handle(request: web.Request) -> web.Response:
             body = await request.read()
             n = len(self.on(request.path))
-            status, headers = self.respond(request.path, n)
             hit_headers = {k.lower(): v for k, v in request.headers.items()}
-            self.hits.append(Hit(request.path, hit_headers, body, time.time(), status))
+            hit = Hit(request.path, hit_headers, body, time.time())
+            status, headers = self.decide(hit) if self.decide else self.respond(request.path, n)
+            hit.status = status
+            self.hits.append(hit)
             if self.delay:
                 await asyncio.sleep(self.delay)
             return web.Response(status=status, headers=headers, text="ok")
@@ -206,3 +210,81 @@ def stopped_counts(log_text: str) -> dict[str, int]:
     """The counts of the last ``deliver CHANNEL stopped: sent=.. retried=..`` line in a log."""
     line = log_text.rsplit(" stopped: ", 1)[1].split("\n", 1)[0]
     return {k: int(v) for k, v in (item.split("=") for item in line.split())}
+
+
+def sample(name: str, **labels: str) -> float:
+    """The value of a metric sample of this (test) process's registry; 0 when never set.
+
+    In-process services share the default registry, so a test takes the value before and after
+    and asserts the exact delta."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def deliver_metrics(channel: str) -> dict[str, float]:
+    """The deliver contract metrics of ``channel`` now (sum over tiers for retries)."""
+    from prometheus_client import REGISTRY
+
+    out = {
+        f"notifications_{o}": sample("alertstream_notifications_total", channel=channel, outcome=o)
+        for o in ("sent", "duplicate", "retrying", "dead_lettered", "disabled", "superseded", "deferred")
+    }
+    out["retries"] = sum(
+        s.value
+        for family in REGISTRY.collect()
+        if family.name == "alertstream_retries"
+        for s in family.samples
+        if s.name == "alertstream_retries_total" and s.labels.get("channel") == channel
+    )
+    out["dlq"] = sample("alertstream_dlq_messages_total", channel=channel)
+    out["latency_count"] = sample("alertstream_notification_latency_seconds_count", channel=channel)
+    return out
+
+
+def metric_deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Only the metrics that changed."""
+    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+
+def publish_to(bootstrap: str, topic: str, records: list[tuple[int | None, bytes, bytes]], **headers: str) -> None:
+    """Raw records (partition or None, key, value) with optional headers, acknowledged."""
+    producer = Producer(producer_config(bootstrap, max_message_bytes=4_000_000))
+    hdrs = [(k.replace("_", "-"), v.encode()) for k, v in headers.items()] or None
+    for partition, key, value in records:
+        if partition is None:
+            producer.produce(topic, key=key, value=value, headers=hdrs)
+        else:
+            producer.produce(topic, key=key, value=value, partition=partition, headers=hdrs)
+    assert producer.flush(30) == 0
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """Sum over the partitions of ``topic`` of the offsets ``group`` has committed (fresh topics
+    start at 0, so this is the number of messages the group has finished)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from alertstream.runtime.kafka_clients import consumer_config
+
+    probe = Consumer(consumer_config(bootstrap, group))
+    try:
+        meta = probe.list_topics(topic, timeout=10)
+        parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
+        return sum(max(tp.offset, 0) for tp in probe.committed(parts, timeout=10))
+    finally:
+        probe.close()
+
+
+async def wait_for_outcome(bootstrap: str, topic: str, pred: Callable[[dict[str, Any]], bool], within: float) -> bool:
+    """Wait until an outcome record on ``topic`` (alerts.deliveries) satisfies ``pred``: a positive
+    marker of what a deliver process did, read as any consumer of the topic would."""
+    from alertstream.schemas.codec import DELIVERY_OUTCOME
+    from tests.kafka_reader import read_topic
+
+    codec = Codec()
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        records = await asyncio.to_thread(read_topic, bootstrap, topic, 10**9, 1.5, 0.0)
+        if any(pred(codec.decode(r.value, DELIVERY_OUTCOME)) for r in records):
+            return True
+    return False

@@ -59,7 +59,10 @@ async def test_sigkill_mid_batch_then_restart(settings: Settings, tmp_path: Path
         assert before_kill < N, "killed mid-batch"
         second = start_deliver("webhook", env, tmp_path / "second.log")
         assert await wait_for(lambda: len({h.headers["webhook-id"] for h in server.hits}) >= N, 90)
-        await wait_for(lambda: False, 2.0)  # late duplicates would arrive here
+        # a later alert: once it is through, the re-read backlog before it has been handled
+        sentinel = make_alert([("sink", "webhook")])
+        publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [sentinel])
+        assert await wait_for(lambda: len({h.headers["webhook-id"] for h in server.hits}) >= N + 1, 30)
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, 30) == 0
     finally:
@@ -71,7 +74,7 @@ async def test_sigkill_mid_batch_then_restart(settings: Settings, tmp_path: Path
     ids = [h.headers["webhook-id"] for h in server.hits]
     from alertstream.consumers.model import delivery_id
 
-    assert set(ids) == {delivery_id(a["alert_id"], "webhook", "sink") for a in alerts}, "none lost"
+    assert set(ids) == {delivery_id(a["alert_id"], "webhook", "sink") for a in [*alerts, sentinel]}, "none lost"
     first_seen: dict[str, float] = {}
     for h in server.hits:
         first_seen.setdefault(h.headers["webhook-id"], h.at)

@@ -17,7 +17,9 @@ from tests.integration.consumers.helpers import (
     Receiver,
     Running,
     config_with,
+    deliver_metrics,
     make_alert,
+    metric_deltas,
     publish_alerts,
     schema_dsn,
     service_for,
@@ -64,16 +66,31 @@ async def test_permanent_failures_dead_letter_at_once_and_replay_delivers_once(
         # refused address: a loopback URL (from the environment: in the file, `config validate`
         # refuses it) on a receiver that does not allow private targets
         {"name": "private", "channel": "webhook", "url_env": "T_PRIVATE_URL"},
+        # takes the sentinels: alerts published after the others, a positive "all done" marker
+        {"name": "ok", "channel": "webhook", "url": server.url("/ok"), "allow_private": True},
     ]
     alerts = {name: make_alert([(name, "webhook")]) for name in ("bad", "gone", "private")}
+
+    async def sentinel_through(service: Any, n: int) -> None:
+        publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [make_alert([("ok", "webhook")])])
+        assert await wait_for(lambda: len(server.on("/ok")) == n, 20)
+
+    before = deliver_metrics("webhook")
     try:
         async with Running(service_for("webhook", config_with(receivers), settings, dsn)) as service:
             publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, list(alerts.values()))
             assert await wait_for(lambda: service.stats.dead_lettered >= 3, 20)
-            await wait_for(lambda: False, 1.0)
+            await sentinel_through(service, 1)
             stats = service.stats
         assert stats.retried == 0, "permanent failures are never retried"
         assert stats.dead_lettered == 3
+        assert metric_deltas(before, deliver_metrics("webhook")) == {
+            "notifications_dead_lettered": 2,  # bad (4xx), private (SSRF)
+            "notifications_disabled": 1,  # gone (410)
+            "dlq": 3,
+            "notifications_sent": 1,  # the sentinel
+            "latency_count": 1,
+        }
         assert len(server.on("/bad")) == 1
         assert len(server.on("/gone")) == 1
         assert server.on("/private") == [], "no connection to a refused address"
@@ -96,17 +113,23 @@ async def test_permanent_failures_dead_letter_at_once_and_replay_delivers_once(
         # Fix the receivers (the server now answers 200; the private one is allowed by config) ...
         fixed = True
         receivers[2] = {**receivers[2], "allow_private": True}
+        before = deliver_metrics("webhook")
         async with Running(service_for("webhook", config_with(receivers), settings, dsn)) as service:
             # ... and replay twice: each task is delivered exactly once.
             assert replay(settings.kafka_bootstrap, settings.topics, "webhook", codec=Codec()) == (3, 0)
             assert replay(settings.kafka_bootstrap, settings.topics, "webhook", codec=Codec()) == (3, 0)
             assert await wait_for(lambda: service.stats.sent + service.stats.duplicates >= 6, 30)
-            await wait_for(lambda: False, 1.0)
+            await sentinel_through(service, 2)
             stats = service.stats
     finally:
         await server.stop()
-    assert stats.sent == 3
+    assert stats.sent == 4  # three replayed, one sentinel
     assert stats.duplicates == 3
+    assert metric_deltas(before, deliver_metrics("webhook")) == {
+        "notifications_sent": 4,
+        "notifications_duplicate": 3,
+        "latency_count": 4,
+    }
     assert [h.status for h in server.on("/bad")] == [400, 200]
     assert [h.status for h in server.on("/gone")] == [410, 200]
     assert [h.status for h in server.on("/private")] == [200]

@@ -164,3 +164,46 @@ async def test_the_session_socket_is_released_when_send_returns(
     with contextlib.suppress(PermanentDeliveryError):
         await channel.send(task)
     assert _sockets_to(port) == []
+
+
+class RefusingSink(Sink):
+    """Refuses RCPT for every address that starts with ``nobody``."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.startswith("nobody"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_partly_refused_recipients_are_sent_and_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two of three recipients took the mail: it is sent (a retry would mail those two again), with
+    the server's own reply code, and the refusal is visible: a note on the result, a metric, a log."""
+    from prometheus_client import REGISTRY
+
+    from alertstream.consumers.channels import Delivered
+
+    sink = RefusingSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        receiver = {
+            "name": "partial",
+            "channel": "email",
+            "smtp": {"host": "127.0.0.1", "port": controller.port, "starttls": False},
+            "from": "alertstream@example.com",
+            "to": ["ops@example.com", "nobody@example.com", "oncall@example.org"],
+        }
+        channel = build_channel("email", config_with([receiver]))
+        (task,) = tasks_for(make_alert([("partial", "email")]), "email")
+        metric = "alertstream_email_recipients_refused_total"
+        before = REGISTRY.get_sample_value(metric, {"receiver": "partial"}) or 0.0
+        result = await channel.send(task)
+    finally:
+        controller.stop()
+    assert isinstance(result, Delivered)
+    assert result.status == 250
+    assert result.note == "recipients_refused"
+    assert result.detail == "1 of 3 recipients refused"
+    assert (REGISTRY.get_sample_value(metric, {"receiver": "partial"}) or 0.0) - before == 1
+    assert [rcpts for _, rcpts, _ in sink.messages] == [["ops@example.com", "oncall@example.org"]]

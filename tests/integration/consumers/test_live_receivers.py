@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from alertstream.consumers.dlq import read_dlq
+from alertstream.consumers.model import delivery_id
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
 from alertstream.streams.config_feed import publish_config
@@ -24,6 +25,7 @@ from tests.integration.consumers.helpers import (
     start_deliver,
     stopped_counts,
     wait_for,
+    wait_for_outcome,
 )
 
 pytestmark = pytest.mark.integration
@@ -59,16 +61,22 @@ async def test_deliver_follows_live_receiver_changes(settings: Settings, tmp_pat
         assert await wait_for(lambda: len(server.on("/b")) == 1, 30), log.read_text()[-2000:]
 
         # routed under version 3 before this process has read it: retried, not dead-lettered ...
-        publish_alerts(bootstrap, topics.alerts, [make_alert([("c", "webhook")], rule_version=3)])
+        c_alert = make_alert([("c", "webhook")], rule_version=3)
+        publish_alerts(bootstrap, topics.alerts, [c_alert])
         # ... and a name its own config version does not have: dead-lettered at once
         stray = make_alert([("nobody", "webhook")], rule_version=2)
         publish_alerts(bootstrap, topics.alerts, [stray])
-        await asyncio.sleep(1.5)
+        c_id = delivery_id(c_alert["alert_id"], "webhook", "c")
+        assert await wait_for_outcome(
+            bootstrap, topics.deliveries, lambda o: (o["delivery_id"], o["reason"]) == (c_id, "config_behind"), 30
+        ), "c was tried and put on a retry tier"
         assert server.on("/c") == []
         publish_config(bootstrap, topics.config, _config(3, server, ["a", "b", "c"]), in_force=2)
         assert await wait_for(lambda: len(server.on("/c")) == 1, 30), log.read_text()[-2000:]
 
-        await wait_for(lambda: False, 1.5)  # late duplicates would arrive here
+        # a later alert: once it is through, nothing published before it is pending
+        publish_alerts(bootstrap, topics.alerts, [make_alert([("a", "webhook")], rule_version=3)])
+        assert await wait_for(lambda: len(server.on("/a")) == 2, 30), log.read_text()[-2000:]
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0
     finally:
@@ -76,7 +84,7 @@ async def test_deliver_follows_live_receiver_changes(settings: Settings, tmp_pat
             proc.kill()
         await server.stop()
 
-    assert sorted(h.path for h in server.hits) == ["/a", "/b", "/c"]
+    assert sorted(h.path for h in server.hits) == ["/a", "/a", "/b", "/c"]
     dead = list(read_dlq(bootstrap, topics, "webhook", codec=Codec()))
     assert [(e.reason, e.task["alert"]["alert_id"] if e.task else None) for e in dead] == [
         ("unknown_receiver", stray["alert_id"])
@@ -84,7 +92,7 @@ async def test_deliver_follows_live_receiver_changes(settings: Settings, tmp_pat
     text = log.read_text()
     assert "config version 3 from topic" in text
     counts = stopped_counts(text)
-    assert counts["sent"] == 3
+    assert counts["sent"] == 4
     assert counts["dead_lettered"] == 1
     assert counts["duplicates"] == 0
     assert counts["retried"] >= 1  # c waited in the retry tiers for version 3

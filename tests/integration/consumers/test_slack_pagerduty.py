@@ -11,7 +11,9 @@ from tests.integration.consumers.helpers import (
     Receiver,
     Running,
     config_with,
+    deliver_metrics,
     make_alert,
+    metric_deltas,
     publish_alerts,
     schema_dsn,
     service_for,
@@ -36,6 +38,7 @@ async def test_pagerduty_429_retry_after_then_trigger_and_resolve(
     ]
     firing = make_alert([("pd", "pagerduty")], severity="warning")
     resolved = make_alert([("pd", "pagerduty")], status="resolved", fingerprint=firing["fingerprint"])
+    before = deliver_metrics("pagerduty")
     try:
         async with Running(service_for("pagerduty", config_with(receivers), settings, dsn)) as service:
             publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [firing])
@@ -46,6 +49,12 @@ async def test_pagerduty_429_retry_after_then_trigger_and_resolve(
     finally:
         await server.stop()
     assert [h.status for h in server.hits] == [429, 202, 202]
+    assert metric_deltas(before, deliver_metrics("pagerduty")) == {
+        "notifications_sent": 2,
+        "notifications_retrying": 1,
+        "retries": 1,
+        "latency_count": 2,
+    }
     assert server.hits[1].at - server.hits[0].at >= 1.9, "Retry-After honoured"
     assert stats.retried == 1
     bodies = [json.loads(h.body) for h in server.hits]
@@ -69,16 +78,20 @@ async def test_slack_incoming_webhook_from_env(settings: Settings, monkeypatch: 
     dsn = schema_dsn(settings.database_url.get_secret_value())
     receivers = [{"name": "chat", "channel": "slack", "url_env": "T_SLACK_URL", "allow_private": True}]
     alerts = [make_alert([("chat", "slack"), ("ops", "webhook")]) for _ in range(3)]
+    sentinel = make_alert([("chat", "slack")])
+    before = deliver_metrics("slack")
     try:
         async with Running(service_for("slack", config_with(receivers), settings, dsn)) as service:
             publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, alerts)
             assert await wait_for(lambda: service.stats.sent == 3, 20)
-            await wait_for(lambda: False, 0.5)
+            publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [sentinel])  # a later marker
+            assert await wait_for(lambda: service.stats.sent == 4, 20)
             stats = service.stats
     finally:
         await server.stop()
     assert stats.dead_lettered == 0, "the webhook route is not the slack group's business"
-    assert len(server.hits) == 3
+    assert len(server.hits) == 4
+    assert metric_deltas(before, deliver_metrics("slack")) == {"notifications_sent": 4, "latency_count": 4}
     for hit in server.hits:
         body = json.loads(hit.body)
         assert body["text"].startswith(":red_circle: [CRITICAL] FIRING: cpu-high")

@@ -14,7 +14,9 @@ from tests.integration.consumers.helpers import (
     Receiver,
     Running,
     config_with,
+    deliver_metrics,
     make_alert,
+    metric_deltas,
     publish_alerts,
     schema_dsn,
     service_for,
@@ -57,6 +59,8 @@ async def test_outage_then_recovery_delivers_each_exactly_once_and_signed(
     assert settings.database_url
     dsn = schema_dsn(settings.database_url.get_secret_value())
     alerts = [make_alert([("a", "webhook"), ("b", "webhook")]) for _ in range(30)]
+    sentinel = make_alert([("a", "webhook"), ("b", "webhook")])
+    before = deliver_metrics("webhook")
     try:
         async with Running(service_for("webhook", config, settings, dsn)) as service:
             outage_until = time.time() + OUTAGE_S
@@ -68,19 +72,21 @@ async def test_outage_then_recovery_delivers_each_exactly_once_and_signed(
             await wait_for(lambda: time.time() >= outage_until, OUTAGE_S + 5)
             cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
             assert await wait_for(lambda: len({h.headers["webhook-id"] for h in _ok(server, "/a")}) >= 30, 60)
-            await wait_for(lambda: False, 1.5)  # would-be duplicates arrive here
+            # a later alert to both: once it is through, nothing published before it is pending
+            publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [sentinel])
+            assert await wait_for(lambda: len(_ok(server, "/a")) >= 31 and len(server.on("/b")) >= 31, 30)
+            assert await wait_for(lambda: service.stats.sent >= 62, 10)
             stats = service.stats
     finally:
         await server.stop()
 
     assert cpu < 0.25, f"consumer busy while waiting: {cpu:.0%} of a core"
     b_ids = [h.headers["webhook-id"] for h in server.on("/b")]
-    assert len(b_ids) == 30
-    assert len(set(b_ids)) == 30
+    assert sorted(b_ids) == sorted({delivery_id(a["alert_id"], "webhook", "b") for a in [*alerts, sentinel]})
     ok_ids = [h.headers["webhook-id"] for h in _ok(server, "/a")]
-    assert sorted(ok_ids) == sorted(set(ok_ids)), "each alert delivered to A exactly once"
-    assert len(ok_ids) == 30
-    assert set(ok_ids) == {delivery_id(a["alert_id"], "webhook", "a") for a in alerts}
+    assert sorted(ok_ids) == sorted({delivery_id(a["alert_id"], "webhook", "a") for a in [*alerts, sentinel]}), (
+        "each alert delivered to A exactly once"
+    )
     failed = [h for h in server.on("/a") if h.at < outage_until]
     assert failed, "A was down for a while"
     for hit in server.hits:
@@ -93,8 +99,15 @@ async def test_outage_then_recovery_delivers_each_exactly_once_and_signed(
     retried = [ts for ts in by_id.values() if len(ts) > 1]
     assert retried, "some deliveries needed several attempts"
     assert any(ts[-1] > ts[0] for ts in retried), "later attempts carry later timestamps"
-    assert stats.sent == 60
+    assert stats.sent == 62
     assert stats.dead_lettered == 0
+    refused = len([h for h in server.on("/a") if h.status != 200])
+    assert metric_deltas(before, deliver_metrics("webhook")) == {
+        "notifications_sent": 62,
+        "notifications_retrying": refused,  # one retry per refused request, none without a request
+        "retries": refused,
+        "latency_count": 62,
+    }
 
 
 def _ok(server: Receiver, path: str) -> list[Any]:
@@ -118,12 +131,14 @@ async def test_undecodable_alert_goes_to_the_dlq_and_the_partition_moves_on(sett
     producer.produce(settings.topics.alerts, key=b"same-key", value=b"\xc3\x01garbage")
     assert producer.flush(10) == 0
     publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [good])
+    before = deliver_metrics("webhook")
     try:
         async with Running(service_for("webhook", config, settings, dsn)) as service:
             assert await wait_for(lambda: service.stats.sent == 1, 20)
     finally:
         await server.stop()
     assert len(server.hits) == 1
+    assert metric_deltas(before, deliver_metrics("webhook")) == {"notifications_sent": 1, "dlq": 1, "latency_count": 1}
     (entry,) = list(read_dlq(settings.kafka_bootstrap, settings.topics, "webhook", codec=Codec()))
     assert entry.reason == "undecodable"
     assert entry.task is None

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
+
 from alertstream.consumers.ledger import Coalescer
 from alertstream.consumers.offsets import PartitionOffsets
 
@@ -37,17 +39,32 @@ async def test_concurrent_submissions_become_few_batches() -> None:
     assert sorted(i for b in batches for i in b) == list(range(500))
 
 
-async def test_a_failed_batch_fails_its_callers_only() -> None:
+async def test_an_outage_fails_the_batch_s_callers_only() -> None:
     calls = 0
 
     async def fn(items: list[int]) -> list[int]:
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise RuntimeError("db down")
+            raise psycopg.OperationalError("db down")
         return items
 
     c: Coalescer[int, int] = Coalescer(fn)
     first = await asyncio.gather(*(c.submit(i) for i in range(3)), return_exceptions=True)
-    assert all(isinstance(r, RuntimeError) for r in first)
+    assert all(isinstance(r, psycopg.OperationalError) for r in first)
+    assert calls == 1, "an outage is not retried row by row"
     assert await c.submit(7) == 7
+
+
+async def test_a_row_the_database_refuses_fails_alone() -> None:
+    async def fn(items: list[int]) -> list[int]:
+        if 13 in items:
+            raise psycopg.errors.NumericValueOutOfRange("integer out of range")
+        return [i * 2 for i in items]
+
+    c: Coalescer[int, int] = Coalescer(fn)
+    results = await asyncio.gather(*(c.submit(i) for i in (1, 13, 3)), return_exceptions=True)
+    assert results[0] == 2
+    assert isinstance(results[1], psycopg.errors.NumericValueOutOfRange)
+    assert results[2] == 6
+    assert c.calls == 4, "the batch, then each row alone"

@@ -10,12 +10,12 @@ from alertstream.consumers.retry_tiers import NextStep, Schedule, due_in_seconds
 S = Schedule((10.0, 60.0, 600.0, 3600.0), jitter=0.2, max_retry_after_seconds=3600.0)
 
 
-@pytest.mark.parametrize(("attempts", "tier", "base"), [(1, 1, 10.0), (2, 2, 60.0), (3, 3, 600.0), (4, 4, 3600.0)])
-def test_each_failure_goes_to_the_next_tier_with_jittered_delay(attempts: int, tier: int, base: float) -> None:
+@pytest.mark.parametrize(("source", "tier", "base"), [(0, 1, 10.0), (1, 2, 60.0), (2, 3, 600.0), (3, 4, 3600.0)])
+def test_each_failure_goes_to_the_next_tier_with_jittered_delay(source: int, tier: int, base: float) -> None:
     rng = random.Random(7)
     delays = []
     for _ in range(200):
-        step = next_step(S, attempts, 1_000_000, rng=rng)
+        step = next_step(S, source, 1_000_000, rng=rng)
         assert step.tier == tier
         delays.append((step.not_before_ms - 1_000_000) / 1000)
     assert min(delays) >= base * 0.8
@@ -24,15 +24,22 @@ def test_each_failure_goes_to_the_next_tier_with_jittered_delay(attempts: int, t
 
 
 def test_after_the_last_tier_and_on_permanent_failure_the_task_is_dead_lettered() -> None:
-    assert next_step(S, 5, 0) == NextStep(None)
-    assert next_step(S, 1, 0, permanent=True) == NextStep(None)
+    assert next_step(S, 4, 0) == NextStep(None)
+    assert next_step(S, 0, 0, permanent=True) == NextStep(None)
+
+
+def test_a_failed_probe_stays_on_its_tier_even_the_last() -> None:
+    s = Schedule((1.0, 2.0), jitter=0.0)
+    assert next_step(s, 0, 0, advance=False) == NextStep(1, 1_000), "from `alerts`: tier 1"
+    assert next_step(s, 2, 0, advance=False) == NextStep(2, 2_000), "the last tier: not the DLQ"
+    assert next_step(s, 2, 0, permanent=True, advance=False) == NextStep(None)
 
 
 def test_retry_after_raises_the_delay_but_is_capped() -> None:
     s = Schedule((1.0,), jitter=0.0, max_retry_after_seconds=120.0)
-    assert next_step(s, 1, 0, retry_after=30.0) == NextStep(1, 30_000)
-    assert next_step(s, 1, 0, retry_after=0.2) == NextStep(1, 1_000)
-    assert next_step(s, 1, 0, retry_after=99999.0) == NextStep(1, 120_000)
+    assert next_step(s, 0, 0, retry_after=30.0) == NextStep(1, 30_000)
+    assert next_step(s, 0, 0, retry_after=0.2) == NextStep(1, 1_000)
+    assert next_step(s, 0, 0, retry_after=99999.0) == NextStep(1, 120_000)
 
 
 def test_due_in() -> None:
