@@ -135,19 +135,38 @@ def deliver(
 
 
 @app.command("store")
-def store() -> None:
-    """The PostgreSQL sink: alerts and delivery outcomes, idempotently."""
+def store(
+    replay_rejected: Annotated[
+        bool, typer.Option(help="write the records of alerts.store.rejected that are accepted now, then exit")
+    ] = False,
+) -> None:
+    """The PostgreSQL sink: alerts, delivery outcomes, DLQ entries and the audit log, idempotently."""
     from alertstream.consumers.db import migrate
+    from alertstream.consumers.store import replay_rejected as replay
     from alertstream.consumers.store import run_store
     from alertstream.runtime.metrics import serve
 
     settings = Settings()
-    migrate(_dsn(settings))
+    try:
+        config = load_config(settings.config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    dsn = _dsn(settings)
+    migrate(dsn)
+    codec = build_codec(settings, config)
+    if replay_rejected:
+        done = replay(settings.require_bootstrap(), dsn, settings.topics, codec=codec)
+        typer.echo(
+            f"written {done.written}, already stored {done.already_present}, still refused {done.still_refused},"
+            f" unreadable {done.unreadable}"
+        )
+        return
     serve("store", settings.metrics_port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    written = run_store(settings.require_bootstrap(), _dsn(settings), settings.topics, stop, codec=_codec(settings))
+    written = run_store(settings.require_bootstrap(), dsn, settings.topics, stop, codec=codec, history=config.history)
     log.info("store stopped after %d records", written)
 
 
