@@ -1,6 +1,7 @@
 """The `alertstream` command: one console script, one sub-command per process or task.
 
-The stages register their own commands (alertstream.cli_streams, alertstream.cli_consumers);
+The stages register their own commands (alertstream.cli_streams, alertstream.cli_consumers,
+alertstream.cli_api);
 this module owns the foundation's commands and the wiring. Every command reads the one Settings
 object from the environment (names in CONTRACT.md).
 """
@@ -15,7 +16,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from alertstream import cli_consumers, cli_streams
+from alertstream import cli_api, cli_consumers, cli_streams
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.config import AlertstreamConfig, load_config
@@ -194,6 +195,7 @@ def _register(sub: typer.Typer) -> None:
 
 _register(cli_streams.app)
 _register(cli_consumers.app)
+_register(cli_api.app)
 
 
 def main() -> None:

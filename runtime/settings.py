@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     config: str | None = Field(default=None, description="YAML config path; unset = the example config")
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 = disabled")
+    # `alertstream api` (its /metrics is on this port too)
+    api_host: str = Field(default="0.0.0.0", description="address the HTTP API listens on")  # noqa: S104
+    api_port: int = Field(default=9410, ge=0, le=65535, description="HTTP API port (0 = any free port)")
+    api_rate_limit: float = Field(default=20.0, gt=0, le=100_000, description="requests/s per API key (burst 2x)")
+    api_max_request_bytes: int = Field(default=65_536, ge=1024, le=16_777_216, description="body + query limit")
 
     @property
     def topics(self) -> TopicNames:
