@@ -1,6 +1,7 @@
-"""Request size limits as pure ASGI middleware: a body (by ``Content-Length``, or counted as it
-streams) or a query string over ``max_bytes`` is answered 413 / 414 with a problem body before
-any route runs."""
+"""Request size limits as pure ASGI middleware: a body over ``max_bytes`` (by ``Content-Length``,
+or counted as it streams) is answered 413, a query string over ``MAX_QUERY_BYTES`` 414, both with a
+problem body before any route runs. (uvicorn itself refuses a request head over
+``MAX_HEAD_BYTES``, with a plain 400: that limit is above ours, so ours is what clients meet.)"""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+MAX_QUERY_BYTES = 8192
+MAX_HEAD_BYTES = 65_536
 
 
 class _TooLarge(Exception):
@@ -38,8 +43,8 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
-        if len(scope.get("query_string", b"")) > limit:
-            await _problem(send, 414, "URI Too Long", f"the query string is over {limit} bytes")
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            await _problem(send, 414, "URI Too Long", f"the query string is over {MAX_QUERY_BYTES} bytes")
             return
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):

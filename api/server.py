@@ -14,6 +14,7 @@ from types import TracebackType
 import uvicorn
 
 from alertstream.api.app import create_app
+from alertstream.api.limits import MAX_HEAD_BYTES
 
 
 def config(
@@ -30,6 +31,7 @@ def config(
         lifespan="on",
         timeout_graceful_shutdown=10,
         limit_concurrency=1000,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
 
 

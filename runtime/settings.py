@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     api_host: str = Field(default="0.0.0.0", description="address the HTTP API listens on")  # noqa: S104
     api_port: int = Field(default=9410, ge=0, le=65535, description="HTTP API port (0 = any free port)")
     api_rate_limit: float = Field(default=20.0, gt=0, le=100_000, description="requests/s per API key (burst 2x)")
-    api_max_request_bytes: int = Field(default=65_536, ge=1024, le=16_777_216, description="body + query limit")
+    api_max_request_bytes: int = Field(default=65_536, ge=1024, le=16_777_216, description="request body limit")
 
     @property
     def topics(self) -> TopicNames:

@@ -149,9 +149,9 @@ def build_history() -> History:
     h.alerts = [alert_record(i) for i in range(600)]
     for a in h.alerts:
         i = int(a["alert_id"][3:])
-        if i % 6 == 0 and a["routes"]:
+        if i % 4 == 0 and a["routes"]:
             t = a["last_seen"]
-            final = "dead_lettered" if i % 30 == 0 else "sent"
+            final = "dead_lettered" if i % 8 == 0 else "sent"
             h.outcomes.append(outcome_record(a, "webhook", "retrying", 1, t + 1000 + i))
             h.outcomes.append(outcome_record(a, "webhook", final, 2, t + 2000 + i))
     fp = "fp-acme-story"
