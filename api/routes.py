@@ -21,7 +21,17 @@ from alertstream.api.stats import stats as compute_stats
 #: No NUL (PostgreSQL refuses it in text) and no other control character in a parameter.
 PLAIN = r"^[^\x00-\x1f\x7f]+$"
 Name = Annotated[str | None, Query(min_length=1, max_length=256, pattern=PLAIN)]
-Time = Annotated[datetime | None, Query(description="RFC 3339; without an offset, UTC")]
+#: RFC 3339 only (a bare number is not a time here, whatever pydantic would make of it)
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+Time = Annotated[
+    str | None,
+    Query(
+        pattern=RFC3339,
+        max_length=40,
+        description="RFC 3339; without an offset, UTC",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 CursorParam = Annotated[str | None, Query(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
 AlertId = Annotated[str, Path(min_length=1, max_length=256, pattern=PLAIN)]
@@ -35,13 +45,14 @@ def _pool(request: Request) -> AsyncConnectionPool[Any]:
     return pool
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    if value is None:
+def _utc(text: str | None, name: str) -> datetime | None:
+    if text is None:
         return None
     try:
+        value = datetime.fromisoformat(text)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise ApiProblem(422, f"{name}: out of range", "invalid-request") from None
+        raise ApiProblem(422, f"{name}: not a valid RFC 3339 time", "invalid-request") from None
 
 
 def _scope(caller: Principal, tenant: str | None) -> str | None:
@@ -63,7 +74,12 @@ def _cursor(token: str | None, listing: str) -> Cursor | None:
     return cursor
 
 
-@router.get("/alerts", response_model=AlertPage, summary="Alerts, newest first (keyset pagination)")
+@router.get(
+    "/alerts",
+    response_model=AlertPage,
+    summary="Alerts, newest first (keyset pagination)",
+    responses=responses(400),
+)
 async def list_alerts(
     request: Request,
     caller: Caller,
@@ -141,7 +157,9 @@ async def get_stats(
         return await compute_stats(conn, scope, start, end)
 
 
-@router.get("/deliveries", response_model=DeliveryPage, summary="Delivery attempts, newest first")
+@router.get(
+    "/deliveries", response_model=DeliveryPage, summary="Delivery attempts, newest first", responses=responses(400)
+)
 async def list_deliveries(
     request: Request,
     caller: Caller,
