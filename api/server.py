@@ -7,8 +7,11 @@ finish, runs the lifespan's shutdown (the pool closes) and exits.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
+from collections.abc import Iterator
 from types import TracebackType
 
 import uvicorn
@@ -35,8 +38,22 @@ def config(
     )
 
 
+class _ForegroundServer(uvicorn.Server):
+    """uvicorn's server, except that SIGTERM/SIGINT end it with exit status 0: uvicorn re-raises the
+    signal after its graceful shutdown, which makes a clean stop look like a kill to supervisors."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def serve(dsn: str, host: str, port: int, *, rate_limit: float, max_request_bytes: int) -> None:
-    uvicorn.Server(config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes)).run()
+    _ForegroundServer(config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes)).run()
 
 
 class ApiServer:
