@@ -173,7 +173,7 @@ def dev() -> None:
 @app.command("bench")
 def bench(
     events: Annotated[int, typer.Option(help="events per measurement")] = 50_000,
-    part: Annotated[list[str] | None, typer.Option(help="evaluator and/or delivery (default: all)")] = None,
+    part: Annotated[list[str] | None, typer.Option(help="evaluator, delivery and/or api (default: all)")] = None,
     out: Annotated[Path, typer.Option(help="folder for the JSON results")] = Path("bench-results"),
 ) -> None:
     """Throughput, latency and memory of each stage beside the raw confluent-kafka passthrough ceiling."""

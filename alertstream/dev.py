@@ -69,6 +69,7 @@ def pipeline_commands(available: set[str]) -> list[tuple[str, list[str]]]:
         out += [(f"deliver-{ch}", ["deliver", ch]) for ch in CHANNELS]
     if "store" in available:
         out.append(("store", ["store"]))
+    out += [("api", ["api"])] if "api" in available else []  # http://127.0.0.1:9410/docs (ALERTSTREAM_API_PORT)
     return out
 
 

@@ -114,10 +114,12 @@ def alerts_query(f: AlertFilter, scope: str | None, after: Cursor | None, limit:
         add("tenant = %s", scope)
     elif f.tenant is not None:
         add("tenant = %s", f.tenant)
-    if f.severity:
-        add("severity = ANY(%s)", list(f.severity))
-    if f.status:
-        add("status = ANY(%s)", list(f.status))
+    # one value as `=`: `= ANY(array)` keeps the planner from reading the index in order (top-N sort)
+    for column, values in (("severity", f.severity), ("status", f.status)):
+        if len(values) == 1:
+            add(f"{column} = %s", values[0])
+        elif values:
+            add(f"{column} = ANY(%s)", list(values))
     if f.rule is not None:
         add("rule_id = %s", f.rule)
     if f.receiver is not None:

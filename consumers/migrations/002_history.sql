@@ -23,7 +23,7 @@ DROP INDEX IF EXISTS alerts_tenant_idx;
 CREATE INDEX alerts_page_idx ON alerts (last_seen DESC, alert_id DESC);
 CREATE INDEX alerts_tenant_page_idx ON alerts (tenant, last_seen DESC, alert_id DESC);
 CREATE INDEX alerts_tenant_severity_idx ON alerts (tenant, severity, last_seen DESC, alert_id DESC);
-CREATE INDEX alerts_rule_idx ON alerts (rule_id, last_seen DESC, alert_id DESC);
+CREATE INDEX alerts_tenant_rule_idx ON alerts (tenant, rule_id, last_seen DESC, alert_id DESC);
 CREATE INDEX alerts_fingerprint_idx ON alerts (fingerprint, last_seen DESC, alert_id DESC);
 CREATE INDEX alerts_routes_idx ON alerts USING gin (routes jsonb_path_ops);
 CREATE INDEX alerts_text_idx ON alerts USING gin (to_tsvector('simple', summary || ' ' || entity));
