@@ -8,14 +8,13 @@ unreachable database does not stop the start: ``/readyz`` says 503 until it answ
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi_offline import FastAPIOffline
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -25,19 +24,13 @@ from alertstream.api import problems
 from alertstream.api.auth import KeyCache
 from alertstream.api.limits import RequestLimits
 from alertstream.api.models import Health
+from alertstream.api.observe import Observe
 from alertstream.api.rate_limit import RateLimiter
 from alertstream.api.routes import router
 from alertstream.runtime import metrics as _contract_metrics  # noqa: F401 - alertstream_build_info on /metrics
 
 log = logging.getLogger(__name__)
 
-REQUESTS = Counter("alertstream_api_requests", "HTTP requests answered by the API.", ["route", "method", "status"])
-LATENCY = Histogram(
-    "alertstream_api_request_duration_seconds",
-    "Time to answer an API request.",
-    ["route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-)
 STATEMENT_TIMEOUT_MS = 5000
 
 DESCRIPTION = """The history of alertstream: alerts with their notifications, delivery attempts and audit
@@ -57,7 +50,9 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
         max_size=pool_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
         configure=_configure,
-        check=AsyncConnectionPool.check_connection,
+        # no check on every checkout (a round trip per request): a connection that broke is
+        # discarded when it fails (that request answers 503) and the pool opens a new one
+        max_idle=300,
         timeout=5.0,
         open=False,
         name="alertstream-api",
@@ -85,19 +80,9 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
     problems.install(app)
     app.include_router(router)
     _operations(app, pool)
-    app.middleware("http")(_observe)
     app.add_middleware(RequestLimits, max_bytes=max_request_bytes)
+    app.add_middleware(Observe)  # outermost: also counts what the limits refuse
     return app
-
-
-async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    name = getattr(route, "path", None) or "unmatched"
-    REQUESTS.labels(route=name, method=request.method, status=str(response.status_code)).inc()
-    LATENCY.labels(route=name).observe(time.perf_counter() - started)
-    return response
 
 
 def _operations(app: FastAPI, pool: AsyncConnectionPool[Any]) -> None:
