@@ -14,17 +14,10 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys of `alertstream api`
 app.add_typer(keys_app, name="api-keys")
 
 
-def _dsn(settings: Settings) -> str:
-    dsn = settings.database_dsn()
-    if not dsn:
-        raise SystemExit("ALERTSTREAM_DATABASE_URL is not set; point it at PostgreSQL or run `alertstream dev`")
-    return dsn
-
-
 def _migrated(settings: Settings) -> str:
     from alertstream.consumers.db import migrate
 
-    dsn = _dsn(settings)
+    dsn = settings.require_database()
     migrate(dsn)  # idempotent, read-only when up to date (also as the application's role)
     return dsn
 

@@ -15,7 +15,7 @@ import typer
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
-from alertstream.schemas.config import load_config
+from alertstream.schemas.config import AlertstreamConfig, load_config
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.topics import CHANNELS
 
@@ -34,20 +34,21 @@ def _channel(value: str) -> str:
 
 
 def _dsn(settings: Settings) -> str:
-    dsn = settings.database_dsn()
-    if not dsn:
-        raise SystemExit("ALERTSTREAM_DATABASE_URL is not set; point it at PostgreSQL or run `alertstream dev`")
-    return dsn
+    return settings.require_database()
+
+
+def _config(settings: Settings) -> AlertstreamConfig:
+    """The config file, or exit 2 naming every problem."""
+    try:
+        return load_config(settings.config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 def _codec(settings: Settings) -> Codec:
     """The process's codec (registry, size limit) from the settings and the config file."""
-    try:
-        config = load_config(settings.config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    return build_codec(settings, config)
+    return build_codec(settings, _config(settings))
 
 
 def _time(value: str | None) -> int | None:
@@ -147,11 +148,7 @@ def store(
     from alertstream.runtime.metrics import serve
 
     settings = Settings()
-    try:
-        config = load_config(settings.config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    config = _config(settings)
     dsn = _dsn(settings)
     migrate(dsn)
     codec = build_codec(settings, config)

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         """The database URL revealed, for the one place that connects (never log it)."""
         return self.database_url.get_secret_value() if self.database_url else None
 
+    def require_database(self) -> str:
+        """The database URL revealed, for processes that do not start a stack of their own."""
+        dsn = self.database_dsn()
+        if not dsn:
+            raise SystemExit("ALERTSTREAM_DATABASE_URL is not set; point it at PostgreSQL or run `alertstream dev`")
+        return dsn
+
     def require_bootstrap(self) -> str:
         """The broker address for processes that do not start a stack of their own."""
         if not self.kafka_bootstrap:

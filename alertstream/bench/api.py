@@ -14,8 +14,10 @@ p99 < 50 ms), ``admin_first_page`` (no filter), ``tenant_rule_first_page``, ``fi
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +31,7 @@ import psycopg
 
 from alertstream.api.keys import create_key
 from alertstream.consumers.db import create_schema, drop_schema
-from alertstream.local_stack import free_port
+from alertstream.local_stack import die_with_parent, free_port
 
 TENANTS = [f"tenant-{n:02d}" for n in range(50)]
 RULES = [f"rule-{n:02d}" for n in range(20)]
@@ -118,6 +120,7 @@ def _measure(client: httpx.Client, path: str, params: dict[str, Any], requests: 
 
 
 def run_api_bench(database_url: str, alerts: int = 1_000_000, requests: int = 300, warmup: int = 20) -> dict[str, Any]:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request would be measured too
     schema = f"bench_api_{uuid.uuid4().hex[:8]}"
     dsn = create_schema(database_url, schema)
     proc: subprocess.Popen[bytes] | None = None
@@ -137,7 +140,11 @@ def run_api_bench(database_url: str, alerts: int = 1_000_000, requests: int = 30
             "ALERTSTREAM_API_RATE_LIMIT": "100000",
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "alertstream", "api"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", "alertstream", "api"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base, proc)
