@@ -16,6 +16,7 @@ COPY schemas ./schemas
 COPY runtime ./runtime
 COPY streams ./streams
 COPY consumers ./consumers
+COPY api ./api
 # The same two steps the wheel test in `make test` runs (tests/integration/alertstream/test_release.py).
 RUN /opt/alertstream/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
  && /opt/alertstream/bin/pip install --no-cache-dir /dist/alertstream-*.whl

@@ -1,6 +1,7 @@
 """The `alertstream` command: one console script, one sub-command per process or task.
 
-The stages register their own commands (alertstream.cli_streams, alertstream.cli_consumers);
+The stages register their own commands (alertstream.cli_streams, alertstream.cli_consumers,
+alertstream.cli_api);
 this module owns the foundation's commands and the wiring. Every command reads the one Settings
 object from the environment (names in CONTRACT.md).
 """
@@ -15,7 +16,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from alertstream import cli_consumers, cli_streams
+from alertstream import cli_api, cli_consumers, cli_streams
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.config import AlertstreamConfig, load_config
@@ -180,7 +181,7 @@ def dev() -> None:
 @app.command("bench")
 def bench(
     events: Annotated[int, typer.Option(help="events per measurement")] = 50_000,
-    part: Annotated[list[str] | None, typer.Option(help="evaluator and/or delivery (default: all)")] = None,
+    part: Annotated[list[str] | None, typer.Option(help="evaluator, delivery and/or api (default: all)")] = None,
     out: Annotated[Path, typer.Option(help="folder for the JSON results")] = Path("bench-results"),
 ) -> None:
     """Throughput, latency and memory of each stage beside the raw confluent-kafka passthrough ceiling."""
@@ -202,6 +203,7 @@ def _register(sub: typer.Typer) -> None:
 
 _register(cli_streams.app)
 _register(cli_consumers.app)
+_register(cli_api.app)
 
 
 def main() -> None:

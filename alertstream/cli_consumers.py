@@ -15,7 +15,7 @@ import typer
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
-from alertstream.schemas.config import load_config
+from alertstream.schemas.config import AlertstreamConfig, load_config
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.topics import CHANNELS
 
@@ -34,20 +34,21 @@ def _channel(value: str) -> str:
 
 
 def _dsn(settings: Settings) -> str:
-    dsn = settings.database_dsn()
-    if not dsn:
-        raise SystemExit("ALERTSTREAM_DATABASE_URL is not set; point it at PostgreSQL or run `alertstream dev`")
-    return dsn
+    return settings.require_database()
+
+
+def _config(settings: Settings) -> AlertstreamConfig:
+    """The config file, or exit 2 naming every problem."""
+    try:
+        return load_config(settings.config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 def _codec(settings: Settings) -> Codec:
     """The process's codec (registry, size limit) from the settings and the config file."""
-    try:
-        config = load_config(settings.config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    return build_codec(settings, config)
+    return build_codec(settings, _config(settings))
 
 
 def _time(value: str | None) -> int | None:
@@ -139,21 +140,36 @@ def deliver(
 
 
 @app.command("store")
-def store() -> None:
-    """The PostgreSQL sink: alerts and delivery outcomes, idempotently."""
+def store(
+    replay_rejected: Annotated[
+        bool, typer.Option(help="write the records of alerts.store.rejected that are accepted now, then exit")
+    ] = False,
+) -> None:
+    """The PostgreSQL sink: alerts, delivery outcomes, DLQ entries and the audit log, idempotently."""
     from alertstream.consumers.db import migrate
+    from alertstream.consumers.store import replay_rejected as replay
     from alertstream.consumers.store import run_store
     from alertstream.runtime.metrics import serve
 
     settings = Settings()
-    migrate(_dsn(settings))
+    config = _config(settings)
+    dsn = _dsn(settings)
+    migrate(dsn)
+    codec = build_codec(settings, config)
+    if replay_rejected:
+        done = replay(settings.require_bootstrap(), dsn, settings.topics, codec=codec)
+        typer.echo(
+            f"written {done.written}, already stored {done.already_present}, still refused {done.still_refused},"
+            f" unreadable {done.unreadable}"
+        )
+        return
     health = settings.health()
     serve("store", settings.metrics_port, health)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     written = run_store(
-        settings.require_bootstrap(), _dsn(settings), settings.topics, stop, codec=_codec(settings), health=health
+        settings.require_bootstrap(), dsn, settings.topics, stop, codec=codec, history=config.history, health=health
     )
     log.info("store stopped after %d records", written)
 

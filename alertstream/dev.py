@@ -82,6 +82,7 @@ def pipeline_commands(available: set[str]) -> list[tuple[str, list[str]]]:
         out += [(f"deliver-{ch}", ["deliver", ch]) for ch in CHANNELS]
     if "store" in available:
         out.append(("store", ["store"]))
+    out += [("api", ["api"])] if "api" in available else []  # on a free port unless ALERTSTREAM_API_PORT is set
     return out
 
 
@@ -222,6 +223,8 @@ def _redact(url: str) -> str:
 def _start(child: Child, env: dict[str, str]) -> None:
     if child.metrics_port is not None:
         env = {**env, "ALERTSTREAM_METRICS_PORT": str(child.metrics_port)}
+        if child.name == "api" and "ALERTSTREAM_API_PORT" not in os.environ:
+            env["ALERTSTREAM_API_PORT"] = str(child.metrics_port)  # the API serves /metrics on its own port
     with child.log.open("wb") as log:
         child.proc = subprocess.Popen(
             [sys.executable, "-m", "alertstream", *child.args],

@@ -3,11 +3,19 @@
 Migrations are ``consumers/migrations/NNN_name.sql``, applied in order, each once, each in its
 own transaction, under an advisory lock so two processes migrating at once do not race. Tables go
 to the first schema of the connection's search_path (``?options=-csearch_path%3Dname`` in the URL).
+A migration is never edited once released: changes are a new file.
+
+Roles: the migration role (whoever runs ``db migrate``) owns the tables; ``003`` creates the NOLOGIN
+role ``alertstream_app`` and every migration grants it what the processes need (a new table needs
+its GRANT in the same file). Processes call :func:`migrate` at start; when nothing is pending it
+only reads ``alertstream_migrations``, so it also works as the application's role, which may not
+create anything.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -36,6 +44,8 @@ def migrate(dsn: str, files: list[Path] | None = None) -> list[str]:
         raise MissingMigrations(f"no migration files (*.sql) in {MIGRATIONS}: the installation is incomplete")
     applied_now: list[str] = []
     with psycopg.connect(dsn, autocommit=False) as conn:
+        if not _pending(conn, [p.stem for p in files]):
+            return []
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             conn.execute(
@@ -53,6 +63,16 @@ def migrate(dsn: str, files: list[Path] | None = None) -> list[str]:
                 conn.execute("INSERT INTO alertstream_migrations (version) VALUES (%s)", (version,))
                 applied_now.append(version)
     return applied_now
+
+
+def _pending(conn: psycopg.Connection[Any], versions: list[str]) -> bool:
+    """Whether any of ``versions`` is not applied yet, without creating anything."""
+    with conn.transaction():
+        row = conn.execute("SELECT to_regclass('alertstream_migrations') IS NOT NULL").fetchone()
+        if row is None or not row[0]:
+            return True
+        applied = {r[0] for r in conn.execute("SELECT version FROM alertstream_migrations")}
+    return not set(versions) <= applied
 
 
 def with_search_path(database_url: str, schema: str) -> str:

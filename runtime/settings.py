@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     config: str | None = Field(default=None, description="YAML config path; unset = the example config")
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="0 = disabled")
+    # `alertstream api` (its /metrics is on this port too)
+    api_host: str = Field(default="0.0.0.0", description="address the HTTP API listens on")  # noqa: S104
+    api_port: int = Field(default=9410, ge=0, le=65535, description="HTTP API port (0 = any free port)")
+    api_rate_limit: float = Field(default=20.0, gt=0, le=100_000, description="requests/s per API key (burst 2x)")
+    api_max_request_bytes: int = Field(default=65_536, ge=1024, le=16_777_216, description="request body limit")
     health_stall_seconds: float = Field(
         default=DEFAULT_STALL_S, gt=0, description="/healthz fails after a loop made no progress this long with work"
     )
@@ -80,6 +85,13 @@ class Settings(BaseSettings):
     def database_dsn(self) -> str | None:
         """The database URL revealed, for the one place that connects (never log it)."""
         return self.database_url.get_secret_value() if self.database_url else None
+
+    def require_database(self) -> str:
+        """The database URL revealed, for processes that do not start a stack of their own."""
+        dsn = self.database_dsn()
+        if not dsn:
+            raise SystemExit("ALERTSTREAM_DATABASE_URL is not set; point it at PostgreSQL or run `alertstream dev`")
+        return dsn
 
     def require_bootstrap(self) -> str:
         """The broker address for processes that do not start a stack of their own."""

@@ -25,6 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
+from alertstream.schemas.history_config import HistorySection
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
 from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule
 from alertstream.schemas.topics import CHANNELS, is_dlq, is_retry_tier
@@ -84,6 +85,7 @@ class AlertstreamConfig(Strict):
     rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
     receivers: list[Receiver] = Field(default_factory=list)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
+    history: HistorySection = Field(default_factory=HistorySection)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

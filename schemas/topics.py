@@ -22,6 +22,9 @@ CONFIG_KEY = b"config"
 RATE_LIMITS = "alertstream.ratelimits"
 #: Append-only: every delivery outcome, for the PostgreSQL sink and audit.
 DELIVERIES = "alerts.deliveries"
+#: Records the store could not write (undecodable, or refused by PostgreSQL), original key and bytes
+#: with reason headers; `alertstream store --replay-rejected` writes them once the cause is fixed.
+STORE_REJECTED = "alerts.store.rejected"
 
 
 _RETRY_TIER = re.compile(rf"^alerts\.({'|'.join(CHANNELS)})\.retry\.[1-9][0-9]*$")
@@ -74,6 +77,10 @@ class TopicNames:
     @property
     def deliveries(self) -> str:
         return self.name(DELIVERIES)
+
+    @property
+    def store_rejected(self) -> str:
+        return self.name(STORE_REJECTED)
 
     def retry(self, channel: str, tier: int) -> str:
         """Retry tier ``tier`` (1-based) of ``channel``."""

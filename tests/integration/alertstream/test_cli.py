@@ -31,11 +31,11 @@ def test_topics_create_is_idempotent(stack: StackInfo, topic_prefix: str) -> Non
     env = {"ALERTSTREAM_KAFKA_BOOTSTRAP": stack.bootstrap, "ALERTSTREAM_TOPIC_PREFIX": topic_prefix}
     first = _run("topics", "create", env=env)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("created 27 topics, 0 already existed")
+    assert first.stdout.startswith("created 28 topics, 0 already existed")
     assert f"  + {topic_prefix}alerts.webhook.retry.4\n" in first.stdout
     second = _run("topics", "create", env=env)
     assert second.returncode == 0, second.stderr
-    assert second.stdout.strip() == "created 0 topics, 27 already existed"
+    assert second.stdout.strip() == "created 0 topics, 28 already existed"
 
 
 def test_config_validate_names_file_path_and_problem(tmp_path: Path) -> None:

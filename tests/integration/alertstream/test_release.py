@@ -91,6 +91,8 @@ def test_wheel_has_one_import_package_and_its_data_files(installed: Installed) -
     assert top_level == ["alertstream"]
     assert {path.split("/")[0] for path in record} == {"alertstream", dist_info}
     assert "alertstream/consumers/migrations/001_delivery.sql" in record
+    assert "alertstream/consumers/migrations/004_api_keys.sql" in record
+    assert "alertstream/api/app.py" in record
     assert "alertstream/schemas/alertstream.v1.Alert.avsc" in record
     assert "alertstream/schemas/example-config.yaml" in record
     assert "alertstream/py.typed" in record
@@ -160,5 +162,5 @@ def test_topics_create_against_the_broker(installed: Installed, stack: StackInfo
         if t.startswith(prefix)
     }
     assert created == listed
-    assert len(listed) == 27
+    assert len(listed) == 28
     assert f"{prefix}alerts" in listed

@@ -48,7 +48,7 @@ def test_migrate_is_idempotent(settings: Settings) -> None:
     assert settings.database_url is not None
     dsn = schema_dsn(settings.database_url.get_secret_value())  # applies everything once
     assert migrate(dsn) == []
-    assert _count(dsn, "SELECT count(*) FROM alertstream_migrations") == len(migration_files())
+    assert _count(dsn, "SELECT count(*) FROM alertstream_migrations") == len(migration_files()) >= 4
 
 
 def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
@@ -110,4 +110,35 @@ def test_store_sinks_alerts_and_outcomes_idempotently(settings: Settings, caplog
     publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, more)
     assert run_until(25, 40) == 5, "the first run's offsets were committed: nothing is read twice"
     assert _count(dsn, "SELECT count(*) FROM alerts") == 25
-    assert caplog.text.count("store: skipped undecodable record") == 1
+    assert caplog.text.count("store: rejected undecodable record") == 1
+
+
+def test_a_replayed_delivery_keeps_the_outcomes_of_both_runs(settings: Settings) -> None:
+    """A DLQ replay starts a delivery again at attempt 1: its outcomes repeat (delivery id, attempt,
+    outcome) of the first run and used to be dropped as duplicates; the record's time tells them apart."""
+    assert settings.kafka_bootstrap is not None
+    assert settings.database_url is not None
+    dsn = schema_dsn(settings.database_url.get_secret_value())
+    a = make_alert([("ops", "webhook")])
+    now = int(time.time() * 1000)
+    runs = [("retrying", 1, now), ("dead_lettered", 2, now + 10), ("retrying", 1, now + 20), ("sent", 2, now + 30)]
+    codec = Codec()
+    producer = Producer(producer_config(settings.kafka_bootstrap))
+    for outcome, attempt, at in runs:
+        record = {**_outcome(a, outcome, attempt), "at": at}
+        producer.produce(settings.topics.deliveries, key=b"k", value=codec.encode(DELIVERY_OUTCOME, record))
+    assert producer.flush(30) == 0
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_store, args=(settings.kafka_bootstrap, dsn, settings.topics, stop), kwargs={"codec": codec}
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _count(dsn, "SELECT count(*) FROM delivery_outcomes") < 4:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        worker.join(30)
+    assert _count(dsn, "SELECT count(*) FROM delivery_outcomes") == 4
+    assert _count(dsn, "SELECT count(*) FROM delivery_outcomes WHERE outcome = 'retrying' AND attempt = 1") == 2

@@ -1,0 +1,105 @@
+"""RFC 9457 problem details: every error the API answers is ``application/problem+json`` with
+``type``, ``title``, ``status`` and ``detail`` — validation errors, unknown routes, auth, limits,
+and even an unexpected failure (a 500 that names nothing internal)."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    type: str = Field(description="a URI naming the kind of problem; about:blank = see the status")
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(default=None, description="each invalid parameter: loc, msg")
+
+
+class ApiProblem(Exception):
+    """Raised by handlers for an answer other than 2xx."""
+
+    def __init__(
+        self, status: int, detail: str, kind: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.kind = kind
+        self.headers = headers or {}
+
+
+def not_found(what: str = "resource") -> ApiProblem:
+    """The one answer for "absent" and "another tenant's": nothing tells them apart."""
+    return ApiProblem(404, f"no such {what}", "not-found")
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> JSONResponse:
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body = Problem(
+        type=f"urn:alertstream:problem:{kind}" if kind else "about:blank",
+        title=title,
+        status=status,
+        detail=detail,
+        errors=errors,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _loc(loc: Any) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def install(app: FastAPI) -> None:
+    """Route every error through :func:`problem_response`."""
+
+    @app.exception_handler(ApiProblem)
+    async def _api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(exc.status, exc.detail, exc.kind, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", ""))[:300]} for e in exc.errors()][:20]
+        detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)[:1000] or "invalid request"
+        return problem_response(422, detail, "invalid-request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem_response(exc.status_code, detail, None, dict(exc.headers or {}))
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def _database(_request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        log.warning("api: database unavailable: %s", type(exc).__name__)
+        return problem_response(503, "the history database is unavailable; try again", "unavailable")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("api: unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(500, "unexpected error; it has been logged", "internal")
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the problem answers a route can give."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {"description": HTTPStatus(status).phrase, "content": {MEDIA_TYPE: {"schema": schema}}}
+        for status in statuses
+    }

@@ -1,0 +1,45 @@
+"""Fixtures of the API tests: a migrated schema with history written the way the store writes it,
+API keys for two tenants and an admin, and the API served by uvicorn on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from alertstream.api.keys import create_key
+from alertstream.api.server import ApiServer
+from alertstream.local_stack import StackInfo
+from tests.integration.api.history_data import History, write_history
+from tests.integration.consumers.helpers import schema_dsn
+
+
+@dataclass(frozen=True)
+class Api:
+    url: str
+    dsn: str
+    history: History
+    acme: str  # tenant key of acme
+    globex: str  # tenant key of globex
+    admin: str
+
+    def client(self, key: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def api_dsn(stack: StackInfo) -> str:
+    return schema_dsn(stack.database_url)
+
+
+@pytest.fixture(scope="module")
+def api(api_dsn: str) -> Iterator[Api]:
+    history = write_history(api_dsn)
+    acme = create_key(api_dsn, "acme", "acme test key").key
+    globex = create_key(api_dsn, "globex", "globex test key").key
+    admin = create_key(api_dsn, None, "admin test key").key
+    with ApiServer(api_dsn) as server:
+        yield Api(server.url, api_dsn, history, acme, globex, admin)
