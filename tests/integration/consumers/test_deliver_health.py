@@ -94,7 +94,8 @@ def test_a_wedged_deliver_loop_fails_healthz_and_readyz_follows_the_assignment(s
         assert channel.entered.wait(60), "the delivery never started"
         wedged_at = time.monotonic()
         assert wait_for(lambda: probe(port, "/healthz")[0] == 503, STALL_S + 10)
-        assert time.monotonic() - wedged_at >= STALL_S
+        # not before the stall limit (the last beat came a few ms before the channel wedged)
+        assert time.monotonic() - wedged_at >= STALL_S - 0.25
         status, body = probe(port, "/healthz")
         assert status == 503
         assert body["status"] == "stalled"
