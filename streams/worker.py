@@ -95,8 +95,13 @@ class WorkerApp:
             consumer_auto_offset_reset="earliest",
             web_enabled=False,
             producer_linger_ms=5,
+            # The one size limit (topics.max_message_bytes) for what this worker sends, and what it
+            # must be able to fetch; Faust's own defaults (1,000,000 / 1 MiB) ignored the config.
+            producer_max_request_size=config.topics.max_message_bytes,
+            consumer_max_fetch_size=max(config.topics.max_message_bytes, 1024**2),
             broker_commit_interval=1.0,
         )
+        self.max_message_bytes = config.topics.max_message_bytes
         self.codec = codec  # from the settings (runtime.codecs): registry mode, the size limit
         self.ingest = {
             topics.events_metric: Ingest(self.codec, drift=False),
@@ -265,7 +270,8 @@ class WorkerApp:
             self.rate_published.add((window_key, partition))
 
     def _send_invalid(self, item: Invalid) -> None:
-        self.invalid.send_soon(key=item.key, value=item.value, headers=item.headers())
+        key, value, headers = item.record(self.max_message_bytes)
+        self.invalid.send_soon(key=key, value=value, headers=headers)
         self.metrics.EVENTS_INVALID.labels(reason=item.reason).inc()
         log.debug("invalid event at %s[%d]@%d: %s", item.topic, item.partition, item.offset, item.reason)
 

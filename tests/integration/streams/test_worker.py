@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tests.integration.streams.worker_proc import (
     WorkerProcess,
     publish,
     read_alerts,
+    start_worker,
     tally,
     warm_up,
     write_config,
@@ -29,24 +29,10 @@ from tests.kafka_reader import read_topic
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for w in started:
-        w.stop()
-
-
-def _start(workers: list[WorkerProcess], settings: Settings, config: Path, **kw: bool) -> WorkerProcess:
-    w = WorkerProcess(settings, config, **kw)
-    workers.append(w)
-    return w
-
-
 def test_scripted_stream_yields_exactly_the_expected_alerts(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
-    w = _start(workers, settings, write_config(tmp_path / "c.yaml", RULES))
+    w = start_worker(workers, settings, write_config(tmp_path / "c.yaml", RULES))
     warm_up(settings, w)
     script = scripted_stream("s")
     events = script.events()
@@ -97,7 +83,7 @@ def _an_alert(i: int) -> dict[str, object]:
 def test_poison_messages_go_to_events_invalid_and_every_good_event_is_evaluated(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
-    w = _start(workers, settings, write_config(tmp_path / "c.yaml", RULES))
+    w = start_worker(workers, settings, write_config(tmp_path / "c.yaml", RULES))
     warm_up(settings, w)
     now = int(time.time() * 1000) - 60_000
     topic = settings.topics.events_metric
@@ -138,7 +124,7 @@ def test_restart_after_sigkill_recovers_dedup_state(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
     config = write_config(tmp_path / "c.yaml", RULES)
-    w1 = _start(workers, settings, config)
+    w1 = start_worker(workers, settings, config)
     warm_up(settings, w1)
     script = scripted_stream("r", scale=2)
     events = script.events()
@@ -150,7 +136,7 @@ def test_restart_after_sigkill_recovers_dedup_state(
     time.sleep(4)  # steady state: offsets committed, changelog flushed (not mid-burst)
     w1.kill()
 
-    w2 = _start(workers, settings, config)
+    w2 = start_worker(workers, settings, config)
     warm_up(settings, w2)
     base = w2.consumed()
     publish(settings, events)  # the same events again
@@ -175,8 +161,8 @@ def test_two_workers_in_one_group_produce_the_same_alert_set(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
     config = write_config(tmp_path / "c.yaml", RULES)
-    a = _start(workers, settings, config)
-    b = _start(workers, settings, config, publish_config=False)
+    a = start_worker(workers, settings, config)
+    b = start_worker(workers, settings, config, publish_config=False)
     warm_up(settings, a, b)
     time.sleep(3)  # let the group settle after both joined
     script = scripted_stream("two", scale=2)
@@ -199,8 +185,8 @@ def test_two_workers_share_one_rate_limit_per_tenant(
     rule = {"id": "cpu", "metric": "cpu_percent", "operator": ">", "warning": 70, "critical": 90}
     limits = {"window_seconds": 3600, "per_tenant": 10}
     config = write_config(tmp_path / "c.yaml", [rule], rate_limits=limits)
-    a = _start(workers, settings, config)
-    b = _start(workers, settings, config, publish_config=False)
+    a = start_worker(workers, settings, config)
+    b = start_worker(workers, settings, config, publish_config=False)
     warm_up(settings, a, b)
     time.sleep(3)  # let the group settle after both joined
     now = int(time.time() * 1000)
@@ -225,7 +211,7 @@ def test_config_change_reaches_a_running_worker(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
     rule = {"id": "cpu", "metric": "cpu_percent", "operator": ">", "warning": 70}
-    w = _start(workers, settings, write_config(tmp_path / "c.yaml", [rule], version=1))
+    w = start_worker(workers, settings, write_config(tmp_path / "c.yaml", [rule], version=1))
     warm_up(settings, w)
     now = int(time.time() * 1000) - 60_000
     base = w.consumed()

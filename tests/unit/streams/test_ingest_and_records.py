@@ -11,7 +11,7 @@ from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import load_config, parse_config
 from alertstream.schemas.events import MetricEvent
 from alertstream.streams.evaluator import Compiled, Evaluator
-from alertstream.streams.ingest import Ingest, Invalid
+from alertstream.streams.ingest import MAX_KEY_BYTES, SET_ASIDE_PREFIX_BYTES, Ingest, Invalid
 from tests.unit.streams.helpers import T0, drift, metric
 
 CODEC = Codec()
@@ -117,3 +117,21 @@ def test_reconfigure_changes_rules_and_version() -> None:
     ev.reconfigure(Compiled.from_config(v2))
     alerts = ev.process([(0, metric(60, T0 + 1))], dict().get).alerts
     assert [a.record["rule_version"] for a in alerts] == [2]
+
+
+def test_an_invalid_record_that_fits_goes_out_whole_and_one_that_does_not_is_set_aside() -> None:
+    small = Invalid("bad_magic", "x", b"k", b"v" * 100, "p.events.metric", 1, 9)
+    assert small.record(64 * 1024) == (b"k", b"v" * 100, small.headers())
+    big = Invalid("too_large", "2000000 bytes > limit 65536", b"K" * 5000, b"v" * 2_000_000, "p.events.metric", 1, 9)
+    key, value, headers = big.record(64 * 1024)
+    assert key == b"K" * MAX_KEY_BYTES
+    assert value == b"v" * SET_ASIDE_PREFIX_BYTES
+    assert headers == [
+        *big.headers(),
+        ("error.truncated", b"true"),
+        ("error.original_size", b"2000000"),
+        ("error.original_key_size", b"5000"),
+    ]
+    # the limit counts key, value and headers: a value just under the limit alone does not fit
+    edge = Invalid("bad_magic", "x", b"k", b"v" * (64 * 1024 - 10), "t", 0, 0)
+    assert edge.record(64 * 1024)[1] == b"v" * SET_ASIDE_PREFIX_BYTES
