@@ -87,5 +87,5 @@ class Ingest:
             return self.validate(record, now_ms)
         except (CodecError, ValidationError) as exc:
             return Invalid(exc.reason, exc.detail, key, value, topic, partition, offset)
-        except Exception as exc:  # a decoder bug must not stall the partition either
-            return Invalid("schema_mismatch", f"unexpected {type(exc).__name__}", key, value, topic, partition, offset)
+        except Exception as exc:  # a decoder bug must not stall the partition either; its own reason
+            return Invalid("decode_failed", f"unexpected {type(exc).__name__}", key, value, topic, partition, offset)

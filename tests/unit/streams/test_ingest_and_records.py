@@ -9,6 +9,7 @@ import pytest
 from alertstream.schemas import codec as c
 from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import load_config, parse_config
+from alertstream.schemas.errors import CODEC_REASONS
 from alertstream.schemas.events import MetricEvent
 from alertstream.streams.evaluator import Compiled, Evaluator
 from alertstream.streams.ingest import MAX_KEY_BYTES, SET_ASIDE_PREFIX_BYTES, Ingest, Invalid
@@ -135,3 +136,32 @@ def test_an_invalid_record_that_fits_goes_out_whole_and_one_that_does_not_is_set
     # the limit counts key, value and headers: a value just under the limit alone does not fit
     edge = Invalid("bad_magic", "x", b"k", b"v" * (64 * 1024 - 10), "t", 0, 0)
     assert edge.record(64 * 1024)[1] == b"v" * SET_ASIDE_PREFIX_BYTES
+
+
+def test_text_postgresql_or_json_cannot_hold_is_bad_text_at_ingest() -> None:
+    ingest = Ingest(CODEC, drift=False)
+    nul = _encode_unchecked(_record(tenant="ac\x00me"))  # Avro carries NUL; PostgreSQL text cannot
+    out = ingest.parse(b"k", nul, "t", 0, 0, NOW)
+    assert isinstance(out, Invalid)
+    assert (out.reason, out.value) == ("bad_text", nul)
+    # a lone surrogate written by a non-Python producer: bytes that are not UTF-8 (ED A0 80 = U+D800)
+    placeholder = _encode_unchecked(_record(source="hXYZ1"))
+    surrogate = placeholder.replace(b"XYZ", b"\xed\xa0\x80")
+    out = ingest.parse(b"k", surrogate, "t", 0, 0, NOW)
+    assert isinstance(out, Invalid)
+    assert out.reason == "bad_text"
+    label = _encode_unchecked(_record(labels={"env": "pr\x00d"}))
+    out = ingest.parse(b"k", label, "t", 0, 0, NOW)
+    assert isinstance(out, Invalid)
+    assert (out.reason, out.detail.split(":")[0]) == ("bad_text", "labels.env")
+
+
+def test_an_unexpected_decoder_exception_is_decode_failed_not_schema_mismatch() -> None:
+    class BrokenCodec(Codec):
+        def decode(self, data: bytes, expected: str) -> dict[str, object]:
+            raise RuntimeError("a decoder bug")
+
+    out = Ingest(BrokenCodec(), drift=False).parse(b"k", b"\xc3\x01whatever", "t", 0, 5, NOW)
+    assert isinstance(out, Invalid)
+    assert (out.reason, out.detail) == ("decode_failed", "unexpected RuntimeError")
+    assert "decode_failed" not in CODEC_REASONS  # not the input's fault: a reason of its own
