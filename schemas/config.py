@@ -25,7 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
-from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule
+from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule, match_problems
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def cross_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:
                 field = "id" if section == "rules" else "name"
                 problems.append((f"{section}[{i}].{field}", f"duplicate {field} {name!r}"))
             seen.add(name)
-    return problems + route_problems(config.routes, {r.name for r in config.receivers})
+    return problems + route_problems(config.routes, {r.name for r in config.receivers}) + match_problems(config.routes)
 
 
 def parse_config(data: Any, source: str) -> AlertstreamConfig:

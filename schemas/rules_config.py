@@ -25,6 +25,8 @@ Severity = Literal["critical", "warning", "info"]
 
 #: Most to least severe; a value breaching several levels gets the first one.
 SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "warning", "info")
+#: An alert's ``status`` values.
+STATUSES = ("firing", "resolved")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 
@@ -134,6 +136,26 @@ class RouteNode(_Strict):
     match: dict[str, str] = Field(default_factory=dict)
     routes: list[RouteNode] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
+
+
+def match_problems(root: RouteNode | None) -> list[tuple[str, str]]:
+    """Route matchers on ``severity``/``status`` whose value no alert can have, as (path, problem).
+
+    ``severity: crit`` would otherwise be accepted and silently never match."""
+    allowed = {"severity": ("a severity", SEVERITY_ORDER), "status": ("a status", STATUSES)}
+    problems: list[tuple[str, str]] = []
+
+    def walk(node: RouteNode, path: str) -> None:
+        for key, value in node.match.items():
+            if key in allowed and value not in allowed[key][1]:
+                what, values = allowed[key]
+                problems.append((f"{path}.match.{key}", f"{value!r} is not {what} ({', '.join(values)})"))
+        for i, child in enumerate(node.routes):
+            walk(child, f"{path}.routes[{i}]")
+
+    if root is not None:
+        walk(root, "routes")
+    return problems
 
 
 class RateLimitSection(_Strict):
