@@ -169,12 +169,12 @@ class WorkerApp:
             log.warning("not publishing the config file: %s", exc)
 
     def _maybe_reconfigure(self) -> None:
-        latest = self.feed.latest
-        if self.feed.generation != self.feed_generation and latest is not None:
-            self.feed_generation = self.feed.generation
-            if self.publish and not supersedes(latest.version, self.evaluator.compiled.version):
+        current = self.feed.current  # one read: generation and config belong together
+        if current is not None and current.generation != self.feed_generation:
+            self.feed_generation = current.generation
+            if self.publish and not supersedes(current.compiled.version, self.evaluator.compiled.version):
                 return  # an older version read before ours is published: keep the file's
-            self.evaluator.reconfigure(latest)
+            self.evaluator.reconfigure(current.compiled)
 
     # -- the agent ------------------------------------------------------------------------------
 

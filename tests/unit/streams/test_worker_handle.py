@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -76,3 +77,34 @@ def test_an_event_that_breaks_the_evaluator_goes_to_invalid_not_the_batch(
     w.handle([_msg(_event("h1"), offset=1), _msg(_event("boom"), offset=2), _msg(_event("h2"), offset=3)])
     kinds = [(kind, dict(kw.get("headers") or {}).get("error.reason")) for kind, kw in sent]
     assert kinds == [("alert", None), ("invalid", b"evaluation_failed"), ("alert", None)]
+
+
+class _FollowerRunsAfterFirstRead:
+    """The config feed as the worker sees it, with the follower thread applying ``doc`` right after
+    the worker's first read of it: the unlucky interleaving, made deterministic."""
+
+    def __init__(self, feed: Any, doc: bytes) -> None:
+        object.__setattr__(self, "_feed", feed)
+        object.__setattr__(self, "_doc", doc)
+
+    def __getattribute__(self, name: str) -> Any:
+        feed = object.__getattribute__(self, "_feed")
+        value = getattr(feed, name)
+        doc = object.__getattribute__(self, "_doc")
+        if doc is not None and not callable(value):
+            object.__setattr__(self, "_doc", None)
+            feed.apply(doc, "topic cfg offset 1")  # the follower thread runs now
+        return value
+
+
+def _doc(version: int) -> bytes:
+    return json.dumps({"version": version, "rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 60}]}).encode()
+
+
+def test_a_config_published_while_the_worker_reads_the_feed_is_not_lost(worker: Any) -> None:
+    w, _ = worker
+    w.feed.apply(_doc(2), "topic cfg offset 0")
+    w.feed = _FollowerRunsAfterFirstRead(w.feed, _doc(3))
+    w._maybe_reconfigure()  # reads the feed; version 3 arrives in the middle of that read
+    w._maybe_reconfigure()  # the next batch must see version 3
+    assert w.evaluator.compiled.version == 3
