@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,8 +92,8 @@ class Evaluator:
         #: Rate-limit counts, shared with the other workers through the worker's rate topic.
         self.counts = WindowCounts()
         self.limiter = RateLimiter(compiled.limits, self.counts)
-        #: (window key, partition) of counts dropped by the last :meth:`expired_keys`.
-        self.expired_counts: list[tuple[str, int]] = []
+        #: Keys the current expiry sweep has still to look at (:meth:`expire_slice`).
+        self._sweep: list[str] = []
 
     def reconfigure(self, compiled: Compiled) -> None:
         """A new config version: new rules, routes and limits apply from the next event on."""
@@ -169,8 +169,28 @@ class Evaluator:
         }
         return AlertOut(obs.fingerprint, record, obs.at)
 
-    def expired_keys(self, items: Sequence[tuple[str, StoredState]]) -> list[tuple[str, int]]:
-        """(fingerprint, partition) of states past their expiry, and drop stale rate-limit windows."""
+    def expire_slice(
+        self, keys: Callable[[], Collection[str]], get: Callable[[str], Any], limit: int
+    ) -> list[tuple[str, int]]:
+        """(fingerprint, partition) of expired states among the next ``limit`` keys of a sweep.
+
+        Incremental so that no tick holds the event loop for long: a sweep walks a snapshot of the
+        keys (``keys()``, taken when the previous sweep is done: one C-level copy) ``limit`` keys
+        per call, re-reading each through ``get`` (gone or touched since: skipped). A state lives
+        at most one sweep longer than its expiry — memory stays bounded.
+        """
+        if not self._sweep:
+            self._sweep = list(keys())
+        batch = self._sweep[-limit:]
+        del self._sweep[-limit:]
         now = int(self.clock() * 1000)
-        self.expired_counts = self.limiter.expire(now)
-        return [(fp, int(v[0])) for fp, v in items if expired(EpisodeState.from_row(v[1]), now)]
+        out: list[tuple[str, int]] = []
+        for fp in batch:
+            stored = get(fp)
+            if stored and expired(EpisodeState.from_row(stored[1]), now):
+                out.append((fp, int(stored[0])))
+        return out
+
+    def expire_counts(self) -> list[tuple[str, int]]:
+        """Drop rate-limit windows that have ended; returns their (window key, partition)."""
+        return self.limiter.expire(int(self.clock() * 1000))

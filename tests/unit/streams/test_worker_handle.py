@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -15,6 +16,9 @@ from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import parse_config
 from alertstream.schemas.events import MetricEvent
 from alertstream.schemas.topics import TopicNames
+from alertstream.streams import evaluator as evaluator_module
+from alertstream.streams import worker as worker_module
+from alertstream.streams.dedup import EpisodeState
 from alertstream.streams.worker import WorkerApp
 
 CODEC = Codec()
@@ -108,3 +112,60 @@ def test_a_config_published_while_the_worker_reads_the_feed_is_not_lost(worker: 
     w._maybe_reconfigure()  # reads the feed; version 3 arrives in the middle of that read
     w._maybe_reconfigure()  # the next batch must see version 3
     assert w.evaluator.compiled.version == 3
+
+
+async def test_starting_the_followers_does_not_block_the_event_loop() -> None:
+    """TopicFollower.start() asked the broker for metadata and watermarks on Faust's loop (up to
+    10 s each against a broker that does not answer); the loop must keep running meanwhile."""
+    config = parse_config({"rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 70}]}, "t")
+    w = WorkerApp("127.0.0.1:1", TopicNames("u."), config, codec=CODEC, publish=False)  # nothing listens
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.02)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    task = asyncio.create_task(ticker())
+    try:
+        await asyncio.sleep(0.1)
+        await w._start_feed()
+        await asyncio.sleep(0.5)
+    finally:
+        task.cancel()
+        w.feed.stop()
+        w.rate_follower.stop()
+    assert len(gaps) >= 20
+    assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.1f} s"
+    assert not w.feed.wait_caught_up(0)  # still trying to reach the broker, off the loop
+
+
+async def test_expiry_does_bounded_work_per_tick_over_100k_keys(worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The expiry timer walked the whole table on the loop every 60 s; now one tick looks at a slice."""
+    w, _ = worker
+    examined = 0
+    real = evaluator_module.expired
+
+    def counting(state: Any, now_ms: int) -> bool:
+        nonlocal examined
+        examined += 1
+        return real(state, now_ms)
+
+    monkeypatch.setattr(evaluator_module, "expired", counting)
+    now = int(time.time() * 1000)
+    old = EpisodeState("firing", now - 10_000_000, now - 10_000_000, 3_600_000, "cpu").to_row()
+    fresh = EpisodeState("firing", now, now, 3_600_000, "cpu").to_row()
+    store = w.state.data  # filled directly: 100k changelog writes are not what is tested here
+    for i in range(100_000):
+        store[f"{i:032x}"] = [i % 6, old if i % 2 else fresh]
+    await w._expire()
+    assert 0 < examined <= worker_module.EXPIRY_SLICE
+    ticks = 1
+    while examined < 100_000:
+        await w._expire()
+        ticks += 1
+        assert ticks <= 100_000 // worker_module.EXPIRY_SLICE + 1
+    assert set(store) == {f"{i:032x}" for i in range(0, 100_000, 2)}  # exactly the stale half went
