@@ -10,9 +10,11 @@ Thin I/O shell around :class:`alertstream.streams.evaluator.Evaluator`:
   a batch is written **once per batch**, to the changelog partition of the event that touched it
   (fingerprints derive from the event key, so a key's state is partition-local and a worker that
   takes over a partition recovers exactly its keys);
-* alerts and invalid records go out through Faust's buffered producer (``send_soon``), which
-  Faust flushes before every offset commit: at-least-once, and the state machine's per-fingerprint
-  watermark turns redelivered events into no-ops;
+* a batch's alerts are sent and acknowledged *before* its state writes (which record them as
+  sent) and before the batch is acked: a crash in between re-emits them with the same
+  ``alert_id``, never loses them. Invalid records and state go out through Faust's buffered
+  producer (``send_soon``), flushed before every offset commit: at-least-once, and the state
+  machine's per-fingerprint watermark turns redelivered events into no-ops;
 * the config comes from the compacted config topic (:mod:`alertstream.streams.config_feed`) and is swapped in
   between batches; a timer expires idle state (bounded memory).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Sequence
@@ -53,6 +56,11 @@ SEAL_INTERVAL_S = 1.0
 CONFIG_CATCH_UP_S = 15.0
 #: Table key of the changelog seal records (never a fingerprint: those are 32 hex characters).
 SEAL_KEY = "~seal"
+#: Fault injection for tests (never set in production): ``ALERTSTREAM_TEST_FAULT=crash-after-state-write``
+#: makes the worker exit right after a batch's state writes have reached the broker.
+FAULT_ENV = "ALERTSTREAM_TEST_FAULT"
+FAULT_CRASH_AFTER_STATE_WRITE = "crash-after-state-write"
+FAULT_EXIT_CODE = 86
 
 
 class PartitionedTable(faust.Table):  # type: ignore[type-arg]
@@ -107,6 +115,7 @@ class WorkerApp:
             broker_commit_interval=1.0,
         )
         self.max_message_bytes = config.topics.max_message_bytes
+        self.fault = os.environ.get(FAULT_ENV, "")
         self.codec = codec  # from the settings (runtime.codecs): registry mode, the size limit
         self.ingest = {
             topics.events_metric: Ingest(self.codec, drift=False),
@@ -202,7 +211,7 @@ class WorkerApp:
         while inbox:
             counts.merge(*inbox.popleft())
 
-    def handle(self, batch: Sequence[Any]) -> None:
+    async def handle(self, batch: Sequence[Any]) -> None:
         """One fetch of Faust messages: parse, evaluate, write state once per key, produce."""
         self._maybe_reconfigure()
         self._merge_rate_counts()
@@ -232,7 +241,7 @@ class WorkerApp:
             log.exception("batch evaluation failed; retrying event by event")
             for (partition, event), msg in zip(parsed, sources, strict=True):
                 try:
-                    self._apply(self.evaluator.process([(partition, event)], self.state.get))
+                    single = self.evaluator.process([(partition, event)], self.state.get)
                 except Exception as exc:
                     self._send_invalid(
                         Invalid(
@@ -245,12 +254,29 @@ class WorkerApp:
                             msg.offset,
                         )
                     )
+                else:
+                    await self._apply(single)
             return
-        self._apply(result)
+        await self._apply(result)
 
-    def _apply(self, result: BatchResult) -> None:
-        """Write each touched key once, count suppressions, produce the alerts."""
+    async def _apply(self, result: BatchResult) -> None:
+        """Produce the alerts and wait for their acknowledgements, *then* write each touched key once.
+
+        The order is the guarantee: a state write records its alerts as sent (the replay of an
+        event it covers is a no-op), so it must never reach the broker before them. A crash after
+        the alerts and before the state re-emits them on replay, with the same deterministic
+        ``alert_id`` (idempotent sinks drop the duplicate); the other order lost them for good.
+        """
         m = self.metrics
+        if result.alerts:
+            emitted_at = time.time()
+            messages = []
+            for alert in result.alerts:
+                record = alert.record
+                messages.append((alert.fingerprint.encode(), self.codec.encode(c.ALERT, record, self.topics.alerts)))
+                m.ALERTS_EMITTED.labels(severity=record["severity"], status=record["status"]).inc()
+                m.EVENT_TO_ALERT.observe(max(0.0, emitted_at - alert.occurred_at / 1000))
+            await self.confirm_alerts(messages)
         state = self.state
         for fp, (partition, row) in result.writes.items():
             self.unsealed.add(partition)
@@ -261,19 +287,22 @@ class WorkerApp:
                     del state[fp]
             else:
                 state[fp] = [partition, row]
+        if self.fault == FAULT_CRASH_AFTER_STATE_WRITE and result.writes:
+            await self._crash_after_flush({partition for partition, _ in result.writes.values()})
         for reason, count in result.suppressed.items():
             m.ALERTS_SUPPRESSED.labels(reason=reason).inc(count)
-        emitted_at = time.time()
-        for alert in result.alerts:
-            record = alert.record
-            self.alerts.send_soon(
-                key=alert.fingerprint.encode(), value=self.codec.encode(c.ALERT, record, self.topics.alerts)
-            )
-            m.ALERTS_EMITTED.labels(severity=record["severity"], status=record["status"]).inc()
-            m.EVENT_TO_ALERT.observe(max(0.0, emitted_at - alert.occurred_at / 1000))
         for (window_key, partition), count in self.evaluator.counts.take_changes().items():
             self.rate_out.send_soon(key=f"{partition}|{window_key}".encode(), value=str(count).encode())
             self.rate_published.add((window_key, partition))
+
+    async def confirm_alerts(self, messages: list[tuple[bytes, bytes]]) -> None:
+        """Send (key, value) records to ``alerts`` and return once the broker has acknowledged each
+        (acks=all); a send that fails for good raises, and the batch is neither acked nor its state
+        written (replayed after the restart)."""
+        producer = self.app.producer
+        topic = self.topics.alerts
+        pending = [await producer.send(topic, key, value, None, None, None) for key, value in messages]
+        await asyncio.gather(*pending)
 
     def _send_invalid(self, item: Invalid) -> None:
         key, value, headers = item.record(self.max_message_bytes)
@@ -294,6 +323,17 @@ class WorkerApp:
             if (window_key, partition) in self.rate_published:  # a tombstone lets compaction drop it
                 self.rate_published.discard((window_key, partition))
                 self.rate_out.send_soon(key=f"{partition}|{window_key}".encode(), value=None)
+
+    async def _crash_after_flush(self, partitions: set[int]) -> None:
+        """The fault :data:`FAULT_CRASH_AFTER_STATE_WRITE`: make the state writes durable (sealed,
+        so that recovery on the local broker reads them all), then die without any cleanup."""
+        await self.app.producer.flush()
+        for partition in sorted(partitions):
+            self.state.write_partition = partition
+            self.state[SEAL_KEY] = 0
+        await self.app.producer.flush()
+        log.warning("test fault %s: exiting", self.fault)
+        os._exit(FAULT_EXIT_CODE)
 
     async def _seal(self) -> None:
         """End each changelog partition that went quiet after writes with a record of its own.

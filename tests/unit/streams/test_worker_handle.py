@@ -29,7 +29,11 @@ def worker() -> Iterator[tuple[WorkerApp, list[tuple[str, dict[str, Any]]]]]:
     config = parse_config({"rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 70}]}, "t")
     w = WorkerApp("127.0.0.1:1", TopicNames("u."), config, codec=CODEC)
     sent: list[tuple[str, dict[str, Any]]] = []
-    w.alerts.send_soon = lambda **kw: sent.append(("alert", kw))
+
+    async def confirm_alerts(messages: list[tuple[bytes, bytes]]) -> None:
+        sent.extend(("alert", {"key": key, "value": value}) for key, value in messages)
+
+    w.confirm_alerts = confirm_alerts  # type: ignore[method-assign]
     w.invalid.send_soon = lambda **kw: sent.append(("invalid", kw))
     w.rate_out.send_soon = lambda **kw: sent.append(("rate", kw))
     yield w, sent
@@ -46,9 +50,9 @@ def _event(source: str, value: float = 80.0) -> MetricEvent:
     return MetricEvent(f"e-{source}", "acme", "cpu_percent", value, source, int(time.time() * 1000))
 
 
-def test_alert_sent_and_state_written_with_its_source_partition(worker: Any) -> None:
+async def test_alert_sent_and_state_written_with_its_source_partition(worker: Any) -> None:
     w, sent = worker
-    w.handle([_msg(_event("h1"), partition=2), _msg(_event("h2"), partition=5)])
+    await w.handle([_msg(_event("h1"), partition=2), _msg(_event("h2"), partition=5)])
     assert [kind for kind, _ in sent] == ["alert", "alert"]
     alerts = [CODEC.decode(kw["value"], c.ALERT) for _, kw in sent]
     assert {a["entity"] for a in alerts} == {"h1", "h2"}
@@ -56,9 +60,9 @@ def test_alert_sent_and_state_written_with_its_source_partition(worker: Any) -> 
     assert w.unsealed == {2, 5}
 
 
-def test_bad_bytes_go_to_invalid_and_the_rest_is_evaluated(worker: Any) -> None:
+async def test_bad_bytes_go_to_invalid_and_the_rest_is_evaluated(worker: Any) -> None:
     w, sent = worker
-    w.handle([_msg(None, raw=b"junk", offset=3), _msg(_event("h1"))])
+    await w.handle([_msg(None, raw=b"junk", offset=3), _msg(_event("h1"))])
     assert [kind for kind, _ in sent] == ["invalid", "alert"]
     headers = dict(sent[0][1]["headers"])
     assert headers["error.reason"] == b"bad_magic"
@@ -66,7 +70,7 @@ def test_bad_bytes_go_to_invalid_and_the_rest_is_evaluated(worker: Any) -> None:
     assert sent[0][1]["value"] == b"junk"
 
 
-def test_an_event_that_breaks_the_evaluator_goes_to_invalid_not_the_batch(
+async def test_an_event_that_breaks_the_evaluator_goes_to_invalid_not_the_batch(
     worker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w, sent = worker
@@ -78,7 +82,7 @@ def test_an_event_that_breaks_the_evaluator_goes_to_invalid_not_the_batch(
         return real(events, get)
 
     monkeypatch.setattr(w.evaluator, "process", fragile)
-    w.handle([_msg(_event("h1"), offset=1), _msg(_event("boom"), offset=2), _msg(_event("h2"), offset=3)])
+    await w.handle([_msg(_event("h1"), offset=1), _msg(_event("boom"), offset=2), _msg(_event("h2"), offset=3)])
     kinds = [(kind, dict(kw.get("headers") or {}).get("error.reason")) for kind, kw in sent]
     assert kinds == [("alert", None), ("invalid", b"evaluation_failed"), ("alert", None)]
 
@@ -169,3 +173,19 @@ async def test_expiry_does_bounded_work_per_tick_over_100k_keys(worker: Any, mon
         ticks += 1
         assert ticks <= 100_000 // worker_module.EXPIRY_SLICE + 1
     assert set(store) == {f"{i:032x}" for i in range(0, 100_000, 2)}  # exactly the stale half went
+
+
+async def test_state_is_written_only_once_the_alerts_are_acknowledged(worker: Any) -> None:
+    """The state records an alert as sent; a failed send must leave no such record behind."""
+    w, _ = worker
+    state_when_sent: list[dict[str, Any]] = []
+
+    async def broker_gone(messages: list[tuple[bytes, bytes]]) -> None:
+        state_when_sent.append(dict(w.state.data))
+        raise RuntimeError("no acknowledgement")
+
+    w.confirm_alerts = broker_gone
+    with pytest.raises(RuntimeError):
+        await w.handle([_msg(_event("h1"))])
+    assert state_when_sent == [{}]  # nothing written before the alert went out ...
+    assert dict(w.state.data) == {}  # ... nor after its send failed: the replay will fire it
