@@ -50,6 +50,12 @@ class _RuleBase(_Strict):
     dedup_window_seconds: float = Field(default=600, gt=0, le=86_400)
     group_window_seconds: float = Field(default=86_400, gt=0, le=30 * 86_400)
     repeat_interval_seconds: float = Field(default=4 * 3600, ge=0, le=30 * 86_400)
+    max_lateness_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=7 * 86_400,
+        description="events older than this (against the worker's clock) are refused as late, counted",
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="only events carrying these labels")
 
     def levels(self) -> list[tuple[Severity, float]]:

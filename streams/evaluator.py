@@ -127,8 +127,8 @@ class Evaluator:
                         result.alerts.append(self._alert(obs, decision, "firing", admission.rate_limited, now))
                 elif decision.action == "resolve":
                     result.alerts.append(self._alert(obs, decision, "resolved", False, now))
-                elif decision.action == "suppress" and decision.reason != "pending":
-                    result.suppressed[decision.reason] += 1
+                elif decision.action == "drop" or (decision.action == "suppress" and decision.reason != "pending"):
+                    result.suppressed[decision.reason] += 1  # late / out_of_order / dedup / grouped
                 cache[fp] = after  # also when unchanged: the next event of this key skips the table
                 if after is not before:
                     result.writes[fp] = (partition, after.to_row() if after else None)
