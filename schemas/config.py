@@ -25,7 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
-from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule, match_problems
+from alertstream.schemas.rules_config import RateLimitSection, RedactionSection, RouteNode, Rule, match_problems
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class AlertstreamConfig(Strict):
     rules: list[Rule] = Field(default_factory=list)
     routes: RouteNode | None = None
     rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
+    redaction: RedactionSection = Field(default_factory=RedactionSection)
     receivers: list[Receiver] = Field(default_factory=list)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
 

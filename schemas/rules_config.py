@@ -16,9 +16,9 @@ Two kinds, told apart by ``kind`` (when it is left out: ``drift`` if ``drift_typ
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Operator = Literal[">", ">=", "<", "<=", "=="]
 Severity = Literal["critical", "warning", "info"]
@@ -174,3 +174,38 @@ class RateLimitSection(_Strict):
     window_seconds: float = Field(default=60, gt=0, le=86_400)
     per_tenant: int | None = Field(default=None, ge=1)
     per_tenant_severity: dict[Severity, int] = Field(default_factory=dict)
+
+
+LabelKey = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class RedactionSection(_Strict):
+    """What the evaluator takes out of every alert before it leaves (``redaction:``).
+
+    Every sink (webhooks, Slack, PagerDuty, e-mail, PostgreSQL) receives the Alert record the
+    evaluator builds, so this is the one place. On top of the built-in rules — PII patterns
+    (e-mail, SSN, phone, card numbers) redacted in every string, personal key names (``patient*``,
+    ``*name``, ``ssn``, ``dob``...) masked — label keys listed here are dropped from ``labels`` or
+    have their value replaced by ``[REDACTED]``; inside the ``entity`` (``group_by`` labels) both
+    show as ``[REDACTED]``. Keys are exact label names.
+    """
+
+    drop_labels: list[LabelKey] = Field(default_factory=list, description="label keys removed from alerts")
+    mask_labels: list[LabelKey] = Field(default_factory=list, description="label keys whose value is masked")
+
+    @field_validator("drop_labels", "mask_labels")
+    @classmethod
+    def _listed_once(cls, keys: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                raise ValueError(f"label {key!r} listed twice")
+            seen.add(key)
+        return keys
+
+    @model_validator(mode="after")
+    def _dropped_or_masked(self) -> RedactionSection:
+        both = sorted(set(self.drop_labels) & set(self.mask_labels))
+        if both:
+            raise ValueError(f"label {both[0]!r} is both dropped and masked")
+        return self

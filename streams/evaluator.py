@@ -23,10 +23,11 @@ from alertstream.schemas.config import AlertstreamConfig
 from alertstream.schemas.events import DriftEvent, MetricEvent
 from alertstream.schemas.rules_config import RateLimitSection
 from alertstream.streams.dedup import Decision, EpisodeState, deny, expired, step
+from alertstream.streams.fingerprint import drift_entity, metric_entity
 from alertstream.streams.rate_limit import RateLimiter, WindowCounts
 from alertstream.streams.routing import Router
 from alertstream.streams.rules import Observation, RuleSet
-from alertstream.streams.sanitise import details_json, summary_text
+from alertstream.streams.sanitise import Redaction, details_json, redact_text, summary_text
 
 Event = MetricEvent | DriftEvent
 #: A stored state value: [partition, EpisodeState row]; the partition lets expiry delete it.
@@ -41,12 +42,19 @@ class Compiled:
     router: Router
     limits: RateLimitSection
     version: int
+    redaction: Redaction = field(default_factory=Redaction)
 
     @classmethod
     def from_config(cls, config: AlertstreamConfig) -> Compiled:
         """Compile a validated config (``parse_config`` has checked that routes name receivers)."""
         receivers = {r.name: r.channel for r in config.receivers}
-        return cls(RuleSet(config.rules), Router(config.routes, receivers), config.rate_limits, config.version)
+        return cls(
+            RuleSet(config.rules),
+            Router(config.routes, receivers),
+            config.rate_limits,
+            config.version,
+            Redaction.from_config(config.redaction),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +80,27 @@ def alert_id(fingerprint: str, status: str, at: int, reason: str) -> str:
     return hashlib.sha256(f"{fingerprint}|{status}|{at}|{reason}".encode()).hexdigest()[:32]
 
 
-def _summary(obs: Observation, status: str, severity: str) -> str:
+def _summary(obs: Observation, entity: str, status: str, severity: str) -> str:
     rule = obs.rule
     what = str(obs.details.get("metric") or obs.details.get("drift_type") or rule.id)
     if status == "resolved":
-        return summary_text(f"RESOLVED {rule.id}: {what} on {obs.entity} ({obs.tenant}) back to {obs.value:g}")
+        return summary_text(f"RESOLVED {rule.id}: {what} on {entity} ({obs.tenant}) back to {obs.value:g}")
     return summary_text(
-        f"[{severity}] {rule.id}: {what} on {obs.entity} ({obs.tenant}) is {obs.value:g} "
+        f"[{severity}] {rule.id}: {what} on {entity} ({obs.tenant}) is {obs.value:g} "
         f"({rule.operator} {obs.threshold:g})"
     )
+
+
+def shown_entity(obs: Observation, redaction: Redaction) -> str:
+    """The entity as it leaves the evaluator: built like the real one (:mod:`.fingerprint`) from
+    redacted parts. The fingerprint keeps hashing the real one."""
+    rule = obs.rule
+    if rule.kind == "metric":
+        labels = {k: redaction.entity_label(k, v) for k, v in obs.labels.items() if k in rule.group_by}
+        return metric_entity(redact_text(str(obs.details.get("source", ""))), labels, rule.group_by)
+    cpt_group = obs.details.get("cpt_group")
+    payer = redact_text(str(obs.details.get("payer", "")))
+    return drift_entity(payer, redact_text(str(cpt_group)) if cpt_group else None)
 
 
 class Evaluator:
@@ -143,7 +163,10 @@ class Evaluator:
             "reason": d.reason,
             **obs.details,
         }
+        # routing sees the real labels (it is internal); everything in the record is redacted
         routes = self.compiled.router.routes(obs.tenant, d.severity, rule.id, status, obs.labels)
+        redaction = self.compiled.redaction
+        entity = shown_entity(obs, redaction)
         record: dict[str, Any] = {
             "alert_id": alert_id(obs.fingerprint, status, obs.at, d.reason),
             "tenant": obs.tenant,
@@ -152,10 +175,10 @@ class Evaluator:
             "status": status,
             "severity": d.severity,
             "fingerprint": obs.fingerprint,
-            "entity": obs.entity,
-            "summary": _summary(obs, status, d.severity),
+            "entity": entity,
+            "summary": _summary(obs, entity, status, d.severity),
             "details": details_json(details),
-            "labels": dict(obs.labels),
+            "labels": redaction.labels(obs.labels),
             "value": obs.value,
             "threshold": obs.threshold,
             "occurrence_count": d.occurrence_count,

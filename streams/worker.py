@@ -42,6 +42,7 @@ from alertstream.streams.batch_consumer import BatchApp
 from alertstream.streams.config_feed import ConfigFeed
 from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
 from alertstream.streams.ingest import Ingest, Invalid
+from alertstream.streams.sanitise import install_log_redaction
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ EXPIRY_INTERVAL_S = 1.0
 EXPIRY_SLICE = 2000
 #: Rate-limit windows (a handful per tenant) are dropped on their own, slower timer.
 RATE_EXPIRY_INTERVAL_S = 60.0
+#: At most one log line per this interval summarises what went to events.invalid (and the latest).
+INVALID_LOG_INTERVAL_S = 10.0
 SEAL_INTERVAL_S = 1.0
 #: How long a starting worker reads the config topic before deciding whether its file is newer.
 CONFIG_CATCH_UP_S = 15.0
@@ -151,6 +154,9 @@ class WorkerApp:
         self.app.agent(self.source, name="evaluate")(self._evaluate)
         self.app.timer(EXPIRY_INTERVAL_S)(self._expire)
         self.app.timer(RATE_EXPIRY_INTERVAL_S)(self._expire_counts)
+        self.app.timer(INVALID_LOG_INTERVAL_S)(self._log_invalid)
+        self.invalid_since_log: Counter[str] = Counter()
+        self.latest_invalid: Invalid | None = None
         self.app.timer(SEAL_INTERVAL_S)(self._seal)
         self.unsealed: set[int] = set()
         self.written_recently: set[int] = set()
@@ -308,7 +314,29 @@ class WorkerApp:
         key, value, headers = item.record(self.max_message_bytes)
         self.invalid.send_soon(key=key, value=value, headers=headers)
         self.metrics.EVENTS_INVALID.labels(reason=item.reason).inc()
-        log.debug("invalid event at %s[%d]@%d: %s", item.topic, item.partition, item.offset, item.reason)
+        self.invalid_since_log[item.reason] += 1
+        self.latest_invalid = item
+
+    async def _log_invalid(self) -> None:
+        """One line per interval: how many went to events.invalid, why, and the latest one.
+
+        The detail quotes producer input; like every log line of the worker it passes the PII
+        redaction (:func:`alertstream.streams.sanitise.install_log_redaction`)."""
+        counts, latest = self.invalid_since_log, self.latest_invalid
+        if not counts or latest is None:
+            return
+        self.invalid_since_log, self.latest_invalid = Counter(), None
+        log.warning(
+            "%d events to events.invalid in the last %.0f s (%s); latest %s[%d]@%d %s: %s",
+            sum(counts.values()),
+            INVALID_LOG_INTERVAL_S,
+            ", ".join(f"{reason} {n}" for reason, n in counts.most_common()),
+            latest.topic,
+            latest.partition,
+            latest.offset,
+            latest.reason,
+            latest.detail[:512],
+        )
 
     async def _expire(self) -> None:
         """One bounded slice of the expiry sweep (:meth:`Evaluator.expire_slice`)."""
@@ -366,5 +394,6 @@ def run_worker(
     codec: Codec,
 ) -> None:
     """Run until SIGINT/SIGTERM (Faust's worker handles both and stops cleanly)."""
+    install_log_redaction()  # no log line of this process carries PII patterns
     worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec)
     faust.Worker(worker.app, loglevel="WARNING", quiet=True).execute_from_commandline()
