@@ -210,18 +210,25 @@ def settled_alerts(
     tag = uuid.uuid4().hex[:8]
     producer = Producer(producer_config(settings.require_bootstrap()))
     now = int(time.time() * 1000)
-    sources = {f"sentinel-{tag}-{p}" for p in range(PARTITIONS)}
+    sources = [f"sentinel-{tag}-{p}" for p in range(PARTITIONS)]
     for p in range(PARTITIONS):
         event = MetricEvent(f"sentinel-{tag}-{p}", "sentinel", SENTINEL_METRIC, 1.0, f"sentinel-{tag}-{p}", now)
         value = CODEC.encode(c.METRIC_EVENT, event.to_record())
         producer.produce(settings.topics.events_metric, key=event.key(), value=value, partition=p)
     assert producer.flush(30) == 0
 
+    missing = set(sources)
+    looked_at = 0
+
     def all_sentinels(records: list[Record]) -> bool:
+        nonlocal looked_at
         for w in workers:
             assert w.alive(), f"worker exited with {w.proc.returncode}; log: {w.log.read_text()[-3000:]}"
-        entities = {a["entity"] for a in _decode_alerts(records) if a["rule_id"] == "sentinel"}
-        return sources <= entities
+        missing.difference_update(
+            a["entity"] for a in _decode_alerts(records[looked_at:]) if a["rule_id"] == "sentinel"
+        )
+        looked_at = len(records)
+        return not missing
 
     read_until(settings.require_bootstrap(), settings.topics.alerts, all_sentinels, timeout)
     total = before + emitted(*workers)
