@@ -17,7 +17,8 @@ the worker crash-loop on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from alertstream.schemas import codec as c
 from alertstream.schemas.codec import Codec
@@ -89,3 +90,30 @@ class Ingest:
             return Invalid(exc.reason, exc.detail, key, value, topic, partition, offset)
         except Exception as exc:  # a decoder bug must not stall the partition either; its own reason
             return Invalid("decode_failed", f"unexpected {type(exc).__name__}", key, value, topic, partition, offset)
+
+
+@dataclass
+class InvalidSummary:
+    """What went to ``events.invalid`` since the last :meth:`take`: counts by reason + the latest.
+
+    The worker logs one line per interval from it (an example an operator can act on, without a
+    line per bad message). The detail quotes producer input: the worker's log redaction applies."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    latest: Invalid | None = None
+
+    def add(self, item: Invalid) -> None:
+        self.counts[item.reason] += 1
+        self.latest = item
+
+    def take(self, interval_s: float) -> str | None:
+        """The summary line (None when nothing was rejected), and start over."""
+        counts, latest = self.counts, self.latest
+        self.counts, self.latest = Counter(), None
+        if latest is None:
+            return None
+        reasons = ", ".join(f"{reason} {n}" for reason, n in counts.most_common())
+        return (
+            f"{sum(counts.values())} events to events.invalid in the last {interval_s:.0f} s ({reasons}); "
+            f"latest {latest.topic}[{latest.partition}]@{latest.offset} {latest.reason}: {latest.detail[:MAX_DETAIL]}"
+        )

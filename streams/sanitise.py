@@ -184,7 +184,7 @@ class _RedactingRecord(logging.LogRecord):
         message = self.getMessage()
         clean = redact_text(message)
         if clean != message:
-            self.msg, self.args = clean, None
+            self.msg, self.args = clean, ()
         if self.exc_info and self.exc_info[0] is not None:
             self.exc_text = redact_text("".join(traceback.format_exception(*self.exc_info)).rstrip("\n"))
         if self.stack_info:

@@ -116,3 +116,18 @@ def test_log_records_are_redacted_message_arguments_and_traceback(caplog: pytest
     assert "XXX-XX-XXXX" in text
     for canary in ("jane.doe@example.com", "123-45-6789", "555-867-5309"):
         assert canary not in text
+
+
+def test_a_redacted_record_still_formats_under_fausts_formatter() -> None:
+    """Faust's (mode's) formatter re-processes ``record.args``: a redacted record must stay valid."""
+    import io
+
+    from mode.utils.logging import ExtensionFormatter
+
+    previous = logging.getLogRecordFactory()
+    install_log_redaction()
+    try:
+        record = logging.getLogger("x").makeRecord("x", logging.WARNING, "f", 1, "to %s", ("a@example.com",), None)
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert ExtensionFormatter(stream=io.StringIO(), fmt="%(message)s").format(record) == "to [EMAIL_REDACTED]"
