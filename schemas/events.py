@@ -116,11 +116,17 @@ def _printable(text: str) -> str:
     return _BAD_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _check_storable(text: str, path: str) -> None:
+def _storable(text: str) -> bool:
+    """No NUL, no lone surrogate. Per string of every event: C-level tests first (ASCII cannot
+    hold a surrogate), the regex only for non-ASCII text."""
+    return "\x00" not in text and (text.isascii() or _BAD_TEXT.search(text) is None)
+
+
+def _bad_text(text: str, path: str) -> ValidationError:
     bad = _BAD_TEXT.search(text)
-    if bad is not None:
-        what = "NUL, which PostgreSQL text cannot store" if bad.group() == "\x00" else "a lone surrogate (not UTF-8)"
-        raise ValidationError("bad_text", f"contains U+{ord(bad.group()):04X}: {what}", path=path)
+    assert bad is not None
+    what = "NUL, which PostgreSQL text cannot store" if bad.group() == "\x00" else "a lone surrogate (not UTF-8)"
+    return ValidationError("bad_text", f"contains U+{ord(bad.group()):04X}: {what}", path=path)
 
 
 def _text(obj: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -131,7 +137,8 @@ def _text(obj: Mapping[str, Any], name: str, *, required: bool = True) -> str | 
         return None
     if not isinstance(value, str):
         raise ValidationError("wrong_type", f"expected a string, got {type(value).__name__}", path=name)
-    _check_storable(value, name)
+    if not _storable(value):
+        raise _bad_text(value, name)
     if not value.strip():
         raise ValidationError("empty_field", "must not be empty", path=name)
     if len(value) > MAX_TEXT:
@@ -162,6 +169,10 @@ def _count(obj: Mapping[str, Any], name: str) -> int | None:
     return value
 
 
+def _label_path(key: object) -> str:
+    return f"labels.{_printable(str(key))}"
+
+
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     value = obj.get("labels")
     if value is None:
@@ -171,13 +182,14 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     if len(value) > MAX_LABELS:
         raise ValidationError("too_large", f"more than {MAX_LABELS} labels", path="labels")
     for k, v in value.items():
-        path = f"labels.{_printable(str(k))}"
         if not isinstance(v, str):
-            raise ValidationError("wrong_type", f"expected a string, got {type(v).__name__}", path=path)
-        _check_storable(k, path)
-        _check_storable(v, path)
+            raise ValidationError("wrong_type", f"expected a string, got {type(v).__name__}", path=_label_path(k))
+        if not _storable(k):
+            raise _bad_text(k, _label_path(k))
+        if not _storable(v):
+            raise _bad_text(v, _label_path(k))
         if len(k) > MAX_TEXT or len(v) > MAX_TEXT:
-            raise ValidationError("too_large", f"longer than {MAX_TEXT} characters", path=path)
+            raise ValidationError("too_large", f"longer than {MAX_TEXT} characters", path=_label_path(k))
     return dict(value)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -177,18 +176,33 @@ class Redaction:
 
 
 class _RedactingRecord(logging.LogRecord):
-    """A log record whose message (arguments applied) and traceback are redacted once, when made."""
+    """A log record whose text is redacted when a handler formats it — never before: libraries
+    create many records (aiokafka's debug ones) that no handler emits, and formatting those was
+    measured at ~0.9 ms CPU per alert.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        message = self.getMessage()
-        clean = redact_text(message)
-        if clean != message:
-            self.msg, self.args = clean, ()
-        if self.exc_info and self.exc_info[0] is not None:
-            self.exc_text = redact_text("".join(traceback.format_exception(*self.exc_info)).rstrip("\n"))
-        if self.stack_info:
-            self.stack_info = redact_text(self.stack_info)
+    The message is redacted in :meth:`getMessage` (arguments applied first); the traceback and
+    stack text when the formatter stores them (``exc_text``/``stack_info`` are set through the
+    properties below, which redact).
+    """
+
+    def getMessage(self) -> str:
+        return redact_text(super().getMessage())
+
+    @property
+    def exc_text(self) -> str | None:
+        return self._exc_text
+
+    @exc_text.setter
+    def exc_text(self, text: str | None) -> None:
+        self._exc_text = None if text is None else redact_text(text)
+
+    @property
+    def stack_info(self) -> str | None:
+        return self._stack_info
+
+    @stack_info.setter
+    def stack_info(self, text: str | None) -> None:
+        self._stack_info = None if text is None else redact_text(text)
 
 
 def install_log_redaction() -> None:
