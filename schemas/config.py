@@ -25,7 +25,14 @@ from pydantic import ValidationError as PydanticValidationError
 from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
-from alertstream.schemas.rules_config import RateLimitSection, RedactionSection, RouteNode, Rule, match_problems
+from alertstream.schemas.rules_config import (
+    RateLimitSection,
+    RedactionSection,
+    RouteNode,
+    Rule,
+    match_problems,
+    route_nodes,
+)
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
 log = logging.getLogger(__name__)
@@ -80,17 +87,11 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def route_problems(root: RouteNode | None, receiver_names: Collection[str]) -> list[tuple[str, str]]:
     """Every route that names a receiver the config does not define, as (path, problem)."""
-    problems: list[tuple[str, str]] = []
-
-    def walk(node: RouteNode, path: str) -> None:
-        if node.receiver is not None and node.receiver not in receiver_names:
-            problems.append((f"{path}.receiver", f"unknown receiver {node.receiver!r}"))
-        for i, child in enumerate(node.routes):
-            walk(child, f"{path}.routes[{i}]")
-
-    if root is not None:
-        walk(root, "routes")
-    return problems
+    return [
+        (f"{path}.receiver", f"unknown receiver {node.receiver!r}")
+        for path, node in route_nodes(root)
+        if node.receiver is not None and node.receiver not in receiver_names
+    ]
 
 
 def cross_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:

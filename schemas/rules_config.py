@@ -16,6 +16,7 @@ Two kinds, told apart by ``kind`` (when it is left out: ``drift`` if ``drift_typ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -144,24 +145,26 @@ class RouteNode(_Strict):
     continue_: bool = Field(default=False, alias="continue")
 
 
+def route_nodes(root: RouteNode | None, path: str = "routes") -> Iterator[tuple[str, RouteNode]]:
+    """Every node of the routing tree with its config path (``routes.routes[1]``), root first."""
+    if root is None:
+        return
+    yield path, root
+    for i, child in enumerate(root.routes):
+        yield from route_nodes(child, f"{path}.routes[{i}]")
+
+
 def match_problems(root: RouteNode | None) -> list[tuple[str, str]]:
     """Route matchers on ``severity``/``status`` whose value no alert can have, as (path, problem).
 
     ``severity: crit`` would otherwise be accepted and silently never match."""
     allowed = {"severity": ("a severity", SEVERITY_ORDER), "status": ("a status", STATUSES)}
-    problems: list[tuple[str, str]] = []
-
-    def walk(node: RouteNode, path: str) -> None:
-        for key, value in node.match.items():
-            if key in allowed and value not in allowed[key][1]:
-                what, values = allowed[key]
-                problems.append((f"{path}.match.{key}", f"{value!r} is not {what} ({', '.join(values)})"))
-        for i, child in enumerate(node.routes):
-            walk(child, f"{path}.routes[{i}]")
-
-    if root is not None:
-        walk(root, "routes")
-    return problems
+    return [
+        (f"{path}.match.{key}", f"{value!r} is not {allowed[key][0]} ({', '.join(allowed[key][1])})")
+        for path, node in route_nodes(root)
+        for key, value in node.match.items()
+        if key in allowed and value not in allowed[key][1]
+    ]
 
 
 class RateLimitSection(_Strict):

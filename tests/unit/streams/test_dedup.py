@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertstream.schemas.config import parse_config
+from alertstream.schemas.events import MetricEvent
 from alertstream.streams.dedup import EpisodeState, expired, step
 from alertstream.streams.evaluator import Compiled, Evaluator, StoredState
 from alertstream.streams.rules import RuleSet
@@ -27,7 +28,10 @@ class Harness:
         self.suppressed: dict[str, int] = {}
 
     def feed(self, *values: float, start: int = T0, gap: int = 1000) -> list[tuple[str, str]]:
-        events = [(0, metric(v, start + i * gap, event_id=f"e{start + i * gap}")) for i, v in enumerate(values)]
+        return self.run([(0, metric(v, start + i * gap, event_id=f"e{start + i * gap}")) for i, v in enumerate(values)])
+
+    def run(self, events: list[tuple[int, MetricEvent]]) -> list[tuple[str, str]]:
+        """Evaluate one batch, apply its writes like the worker does; (status, severity) emitted."""
         result = self.evaluator.process(events, self.store.get)
         for fp, (p, row) in result.writes.items():
             if row is None:
@@ -200,16 +204,7 @@ class Live(Harness):
         return self
 
     def one(self, value: float, at: int, event_id: str, source: str = "h1") -> list[tuple[str, str]]:
-        result = self.evaluator.process([(0, metric(value, at, event_id=event_id, source=source))], self.store.get)
-        for fp, (p, row) in result.writes.items():
-            if row is None:
-                self.store.pop(fp, None)
-            else:
-                self.store[fp] = [p, row]
-        for reason, n in result.suppressed.items():
-            self.suppressed[reason] = self.suppressed.get(reason, 0) + n
-        self.alerts += [a.record for a in result.alerts]
-        return [(a.record["status"], a.record["severity"]) for a in result.alerts]
+        return self.run([(0, metric(value, at, event_id=event_id, source=source))])
 
 
 def test_a_producer_clock_minutes_fast_cannot_hold_back_real_time_clears() -> None:
@@ -227,14 +222,12 @@ def test_a_producer_clock_minutes_fast_cannot_hold_back_real_time_clears() -> No
 
 def test_a_burst_from_a_clock_slightly_ahead_is_applied_in_its_own_order() -> None:
     h = Live().at(T0)
-    values = [(80, T0 + 50), (85, T0 + 51), (10, T0 + 52)]  # all a little ahead of the worker
-    events = [(0, metric(v, at, event_id=f"b{at}")) for v, at in values]
-    result = h.evaluator.process(events, h.store.get)
-    assert [(a.record["status"], a.record["severity"]) for a in result.alerts] == [
+    values = [(80, T0 + 50), (85, T0 + 51), (10, T0 + 52)]  # all a little ahead of the worker, one batch
+    assert h.run([(0, metric(v, at, event_id=f"b{at}")) for v, at in values]) == [
         ("firing", "warning"),
         ("resolved", "warning"),
     ]
-    assert result.suppressed == {"dedup": 1}
+    assert h.suppressed == {"dedup": 1}
 
 
 def test_an_event_older_than_the_lateness_bound_is_refused_and_counted() -> None:
