@@ -273,6 +273,8 @@ class Codec:
                 record = schemaless_reader(body, writer.parsed, reader.parsed)
         except (EOFError, StopIteration, IndexError) as exc:  # fastavro: IndexError = varint past the end
             raise CodecError("truncated", f"body ends early for {expected}") from exc
+        except UnicodeDecodeError as exc:  # same reason as the validator's NUL / lone surrogate
+            raise CodecError("bad_text", f"a string of {expected} is not UTF-8: {exc.reason}") from exc
         except Exception as exc:  # fastavro raises assorted errors on corrupt bodies
             raise CodecError("schema_mismatch", f"body does not decode as {expected}: {type(exc).__name__}") from exc
         if body.tell() != len(data):

@@ -27,7 +27,14 @@ from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.history_config import HistorySection
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
-from alertstream.schemas.rules_config import RateLimitSection, RouteNode, Rule
+from alertstream.schemas.rules_config import (
+    RateLimitSection,
+    RedactionSection,
+    RouteNode,
+    Rule,
+    match_problems,
+    route_nodes,
+)
 from alertstream.schemas.topics import CHANNELS, is_dlq, is_retry_tier
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
@@ -83,6 +90,7 @@ class AlertstreamConfig(Strict):
     rules: list[Rule] = Field(default_factory=list)
     routes: RouteNode | None = None
     rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
+    redaction: RedactionSection = Field(default_factory=RedactionSection)
     receivers: list[Receiver] = Field(default_factory=list)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
     history: HistorySection = Field(default_factory=HistorySection)
@@ -102,17 +110,11 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def route_problems(root: RouteNode | None, receiver_names: Collection[str]) -> list[tuple[str, str]]:
     """Every route that names a receiver the config does not define, as (path, problem)."""
-    problems: list[tuple[str, str]] = []
-
-    def walk(node: RouteNode, path: str) -> None:
-        if node.receiver is not None and node.receiver not in receiver_names:
-            problems.append((f"{path}.receiver", f"unknown receiver {node.receiver!r}"))
-        for i, child in enumerate(node.routes):
-            walk(child, f"{path}.routes[{i}]")
-
-    if root is not None:
-        walk(root, "routes")
-    return problems
+    return [
+        (f"{path}.receiver", f"unknown receiver {node.receiver!r}")
+        for path, node in route_nodes(root)
+        if node.receiver is not None and node.receiver not in receiver_names
+    ]
 
 
 def cross_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:
@@ -125,7 +127,12 @@ def cross_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:
                 field = "id" if section == "rules" else "name"
                 problems.append((f"{section}[{i}].{field}", f"duplicate {field} {name!r}"))
             seen.add(name)
-    return problems + route_problems(config.routes, {r.name for r in config.receivers}) + retention_problems(config)
+    return (
+        problems
+        + route_problems(config.routes, {r.name for r in config.receivers})
+        + match_problems(config.routes)
+        + retention_problems(config)
+    )
 
 
 def longest_retry_wait_ms(delivery: DeliverySection) -> int:

@@ -37,7 +37,15 @@ class CodecError(AlertstreamError):
 
 
 #: Every reason a :class:`CodecError` can carry.
-CODEC_REASONS = ("bad_magic", "unknown_schema", "truncated", "schema_mismatch", "too_large", "encode_failed")
+CODEC_REASONS = (
+    "bad_magic",
+    "unknown_schema",
+    "truncated",
+    "schema_mismatch",
+    "too_large",
+    "encode_failed",
+    "bad_text",  # a string in the body is not UTF-8 (e.g. an encoded lone surrogate)
+)
 
 
 class SchemaRegistryUnavailable(AlertstreamError):
@@ -72,6 +80,7 @@ VALIDATION_REASONS = (
     "bad_timestamp",
     "future_timestamp",
     "too_large",
+    "bad_text",  # NUL or a lone surrogate: text PostgreSQL or UTF-8 JSON cannot hold
 )
 
 

@@ -4,6 +4,10 @@ One validator serves `alertstream publish` (JSON lines from producers) and the e
 Avro records, whose *types* the codec already guarantees but whose *semantics* it does not: NaN,
 empty tenant, a timestamp far in the future). Every failure is a
 :class:`~alertstream.schemas.errors.ValidationError` with a bounded reason and the offending field's path.
+
+Text must be storable everywhere it goes: a NUL (PostgreSQL ``text`` cannot hold one) or a lone
+surrogate (not encodable as UTF-8, so neither in Avro nor in JSON bodies) in any string field,
+label key or label value is ``bad_text`` — refused here rather than failing later in a sink.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ MAX_FUTURE_MS = 5 * 60 * 1000
 MAX_TEXT = 512
 MAX_LABELS = 32
 _TIMESTAMP_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]")
+#: NUL and the UTF-16 surrogate range: what PostgreSQL text or UTF-8 JSON cannot hold.
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,24 @@ def _check_fields(obj: Mapping[str, Any], allowed: set[str]) -> None:
         raise ValidationError("unknown_field", "not in the schema", path=unknown[0])
 
 
+def _printable(text: str) -> str:
+    """``text`` with its unstorable characters written as escapes (for paths and details)."""
+    return _BAD_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _storable(text: str) -> bool:
+    """No NUL, no lone surrogate. Per string of every event: C-level tests first (ASCII cannot
+    hold a surrogate), the regex only for non-ASCII text."""
+    return "\x00" not in text and (text.isascii() or _BAD_TEXT.search(text) is None)
+
+
+def _bad_text(text: str, path: str) -> ValidationError:
+    bad = _BAD_TEXT.search(text)
+    assert bad is not None
+    what = "NUL, which PostgreSQL text cannot store" if bad.group() == "\x00" else "a lone surrogate (not UTF-8)"
+    return ValidationError("bad_text", f"contains U+{ord(bad.group()):04X}: {what}", path=path)
+
+
 def _text(obj: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
     value = obj.get(name)
     if value is None:
@@ -113,6 +137,8 @@ def _text(obj: Mapping[str, Any], name: str, *, required: bool = True) -> str | 
         return None
     if not isinstance(value, str):
         raise ValidationError("wrong_type", f"expected a string, got {type(value).__name__}", path=name)
+    if not _storable(value):
+        raise _bad_text(value, name)
     if not value.strip():
         raise ValidationError("empty_field", "must not be empty", path=name)
     if len(value) > MAX_TEXT:
@@ -143,6 +169,10 @@ def _count(obj: Mapping[str, Any], name: str) -> int | None:
     return value
 
 
+def _label_path(key: object) -> str:
+    return f"labels.{_printable(str(key))}"
+
+
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     value = obj.get("labels")
     if value is None:
@@ -153,9 +183,13 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
         raise ValidationError("too_large", f"more than {MAX_LABELS} labels", path="labels")
     for k, v in value.items():
         if not isinstance(v, str):
-            raise ValidationError("wrong_type", f"expected a string, got {type(v).__name__}", path=f"labels.{k}")
+            raise ValidationError("wrong_type", f"expected a string, got {type(v).__name__}", path=_label_path(k))
+        if not _storable(k):
+            raise _bad_text(k, _label_path(k))
+        if not _storable(v):
+            raise _bad_text(v, _label_path(k))
         if len(k) > MAX_TEXT or len(v) > MAX_TEXT:
-            raise ValidationError("too_large", f"longer than {MAX_TEXT} characters", path=f"labels.{k}")
+            raise ValidationError("too_large", f"longer than {MAX_TEXT} characters", path=_label_path(k))
     return dict(value)
 
 

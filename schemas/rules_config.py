@@ -16,15 +16,18 @@ Two kinds, told apart by ``kind`` (when it is left out: ``drift`` if ``drift_typ
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Operator = Literal[">", ">=", "<", "<=", "=="]
 Severity = Literal["critical", "warning", "info"]
 
 #: Most to least severe; a value breaching several levels gets the first one.
 SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "warning", "info")
+#: An alert's ``status`` values.
+STATUSES = ("firing", "resolved")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 
@@ -48,6 +51,12 @@ class _RuleBase(_Strict):
     dedup_window_seconds: float = Field(default=600, gt=0, le=86_400)
     group_window_seconds: float = Field(default=86_400, gt=0, le=30 * 86_400)
     repeat_interval_seconds: float = Field(default=4 * 3600, ge=0, le=30 * 86_400)
+    max_lateness_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=7 * 86_400,
+        description="events older than this (against the worker's clock) are refused as late, counted",
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="only events carrying these labels")
 
     def levels(self) -> list[tuple[Severity, float]]:
@@ -136,6 +145,28 @@ class RouteNode(_Strict):
     continue_: bool = Field(default=False, alias="continue")
 
 
+def route_nodes(root: RouteNode | None, path: str = "routes") -> Iterator[tuple[str, RouteNode]]:
+    """Every node of the routing tree with its config path (``routes.routes[1]``), root first."""
+    if root is None:
+        return
+    yield path, root
+    for i, child in enumerate(root.routes):
+        yield from route_nodes(child, f"{path}.routes[{i}]")
+
+
+def match_problems(root: RouteNode | None) -> list[tuple[str, str]]:
+    """Route matchers on ``severity``/``status`` whose value no alert can have, as (path, problem).
+
+    ``severity: crit`` would otherwise be accepted and silently never match."""
+    allowed = {"severity": ("a severity", SEVERITY_ORDER), "status": ("a status", STATUSES)}
+    return [
+        (f"{path}.match.{key}", f"{value!r} is not {allowed[key][0]} ({', '.join(allowed[key][1])})")
+        for path, node in route_nodes(root)
+        for key, value in node.match.items()
+        if key in allowed and value not in allowed[key][1]
+    ]
+
+
 class RateLimitSection(_Strict):
     """Firing notifications per tenant (and per tenant + severity) per tumbling window.
 
@@ -146,3 +177,38 @@ class RateLimitSection(_Strict):
     window_seconds: float = Field(default=60, gt=0, le=86_400)
     per_tenant: int | None = Field(default=None, ge=1)
     per_tenant_severity: dict[Severity, int] = Field(default_factory=dict)
+
+
+LabelKey = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class RedactionSection(_Strict):
+    """What the evaluator takes out of every alert before it leaves (``redaction:``).
+
+    Every sink (webhooks, Slack, PagerDuty, e-mail, PostgreSQL) receives the Alert record the
+    evaluator builds, so this is the one place. On top of the built-in rules — PII patterns
+    (e-mail, SSN, phone, card numbers) redacted in every string, personal key names (``patient*``,
+    ``*name``, ``ssn``, ``dob``...) masked — label keys listed here are dropped from ``labels`` or
+    have their value replaced by ``[REDACTED]``; inside the ``entity`` (``group_by`` labels) both
+    show as ``[REDACTED]``. Keys are exact label names.
+    """
+
+    drop_labels: list[LabelKey] = Field(default_factory=list, description="label keys removed from alerts")
+    mask_labels: list[LabelKey] = Field(default_factory=list, description="label keys whose value is masked")
+
+    @field_validator("drop_labels", "mask_labels")
+    @classmethod
+    def _listed_once(cls, keys: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                raise ValueError(f"label {key!r} listed twice")
+            seen.add(key)
+        return keys
+
+    @model_validator(mode="after")
+    def _dropped_or_masked(self) -> RedactionSection:
+        both = sorted(set(self.drop_labels) & set(self.mask_labels))
+        if both:
+            raise ValueError(f"label {both[0]!r} is both dropped and masked")
+        return self

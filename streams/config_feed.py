@@ -9,6 +9,12 @@ see a different version than the running ones. Every worker reads
 the *whole* topic (:mod:`alertstream.runtime.topic_follower`), and the evaluator switches to each valid version between
 two batches: a rule change reaches running workers without a restart. An invalid document is
 logged (file, path, problem) and ignored; the previous version stays in force.
+
+**Hand-over.** The follower thread publishes each version as one immutable :class:`Published`
+(generation + compiled config) in a single attribute assignment, which the event loop reads in one
+go. Two separate attributes (``latest`` then ``generation``) let an update land between the
+worker's two reads: it applied the older config under the newer generation and ignored the newest
+until the next publish.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Producer
@@ -55,13 +62,21 @@ def publish_config(
     return config
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One accepted config version and its sequence number on this feed (1, 2, ...)."""
+
+    generation: int
+    compiled: Compiled
+
+
 class ConfigFeed:
-    """Follows the config topic; :attr:`latest` is the newest valid version."""
+    """Follows the config topic; :attr:`current` is the newest valid version (read it once)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
-        self.latest: Compiled | None = None
-        self.generation = 0
+        #: Replaced whole by the follower thread; never mutated.
+        self.current: Published | None = None
         self._follower = TopicFollower(bootstrap, topic, self._on_message, "config-feed")
 
     def start(self) -> None:
@@ -75,17 +90,27 @@ class ConfigFeed:
         return self._follower.wait_caught_up(timeout)
 
     @property
+    def latest(self) -> Compiled | None:
+        current = self.current
+        return current.compiled if current is not None else None
+
+    @property
+    def generation(self) -> int:
+        current = self.current
+        return current.generation if current is not None else 0
+
+    @property
     def version(self) -> int | None:
         """The version in force, or None before any valid document."""
-        return self.latest.version if self.latest is not None else None
+        current = self.current
+        return current.compiled.version if current is not None else None
 
     def apply(self, value: bytes, where: str) -> bool:
         """Parse and compile one published document; True when it became :attr:`latest`."""
         config = accept_published(value, where, self.version)
         if config is None:
             return False
-        self.latest = Compiled.from_config(config)
-        self.generation += 1
+        self.current = Published(self.generation + 1, Compiled.from_config(config))  # one assignment
         log.info("config version %s from %s: %d rules", config.version, where, len(config.rules))
         return True
 

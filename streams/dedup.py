@@ -17,10 +17,29 @@ still-firing alert is re-notified with the counts it accumulated. An open group 
 ``group_window`` (24 h) is re-notified as a new group. A worse severity is notified at once.
 
 **Resolve** is emitted once per episode whose firing was notified, and is never suppressed
-(no dedup, no rate limit). **Idempotence:** an event not newer than the last applied one for its
-fingerprint (a redelivery after a crash, a replay) changes nothing, so at-least-once input gives
-exactly the alerts of the first pass. **Expiry:** a state not touched for its rule's group window
-is dropped by :func:`expired`, so memory is bounded by the fingerprints active in the last day.
+(no dedup, no rate limit). **Expiry:** a state not touched for its rule's group window is dropped
+by :func:`expired`, so memory is bounded by the fingerprints active in the last day.
+
+**Event time** (every refusal is counted, never silent — ``Decision("drop", reason)``):
+
+* **Lateness bound:** an event older than its rule's ``max_lateness_seconds`` (default 1 h) before
+  the worker's clock is refused, ``late``: a 2-hour-old breach must not fire as a new alert. (A
+  worker that falls further behind than the bound drops that part of its backlog — counted; raise
+  the bound for producers that deliver in batches.)
+* **Order, and idempotence:** an event applies only when it is *newer* than what its fingerprint
+  has applied, on either of two clocks: its own timestamp beyond the newest timestamp applied
+  (``last_at``: a producer's burst keeps its own order, whatever its clock), or its timestamp
+  *capped at the worker's now* beyond the newest capped time applied (``watermark``). Otherwise it
+  is ``out_of_order`` — an earlier reading arriving late, the same millisecond as the last applied
+  (the first one wins), or a redelivery after a crash: at-least-once input gives the alerts of
+  the first pass.
+* **Skew cannot wedge an episode:** the cap is what keeps a producer whose clock runs ahead (up to
+  the 5-minute future allowance of validation) from holding back producers on real time — without
+  it, its timestamps became the watermark, every real-time clear for minutes (forever, while it
+  kept sending) was "not newer", and the alert stayed firing. Now a real-time event is refused only
+  if it was stamped before the fast producer's event *reached the worker*. The price: a redelivered
+  event that was stamped ahead of the worker's clock can be applied again; it then re-emits what
+  it emitted the first time, with the same ``alert_id`` (idempotent sinks drop it).
 """
 
 from __future__ import annotations
@@ -61,6 +80,8 @@ class EpisodeState:
     value: float = 0.0
     threshold: float = 0.0
     event_ids: tuple[str, ...] = ()
+    #: The newest event timestamp applied, uncapped (``watermark`` is capped at the worker's now).
+    last_at: int = 0
 
     def to_row(self) -> list[Any]:
         return [getattr(self, name) if name != "event_ids" else list(self.event_ids) for name in _STATE_FIELDS]
@@ -70,13 +91,15 @@ class EpisodeState:
         # Not strict: a row written before a field was appended lacks it and gets its default.
         values = dict(zip(_STATE_FIELDS, row, strict=False))
         values["event_ids"] = tuple(values.get("event_ids", ()))
+        values.setdefault("last_at", values["watermark"])  # rows from before the cap: uncapped
         return cls(**values)
 
 
 #: The changelog row layout (field order), computed once: rows are built and read per event.
 _STATE_FIELDS = tuple(f.name for f in fields(EpisodeState))
 
-Action = Literal["fire", "resolve", "suppress", "none"]
+#: ``drop``: the event is refused for its time (``late``, ``out_of_order``); the state is unchanged.
+Action = Literal["fire", "resolve", "suppress", "drop", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +117,8 @@ class Decision:
 
 
 NONE = Decision("none")
+LATE = Decision("drop", "late")
+OUT_OF_ORDER = Decision("drop", "out_of_order")
 
 
 def _ids(state: EpisodeState, event_id: str) -> tuple[str, ...]:
@@ -118,14 +143,19 @@ def _fire(state: EpisodeState, obs: Observation, reason: str) -> tuple[EpisodeSt
 def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[EpisodeState | None, Decision]:
     """Fold ``obs`` into ``state``; returns the new state (None = nothing to keep) and the decision."""
     rule = obs.rule
-    if state is not None and obs.at <= state.watermark:
-        return state, Decision("none", "late")
+    if obs.at < now_ms - rule.max_lateness_seconds * 1000:
+        return state, LATE
+    capped = min(obs.at, now_ms)  # a clock ahead of the worker's counts as the worker's now
+    if state is not None and obs.at <= state.last_at and capped <= state.watermark:
+        return state, OUT_OF_ORDER
     ttl = int(rule.group_window_seconds * 1000)
+    watermark = max(capped, state.watermark if state else 0)
+    last_at = max(obs.at, state.last_at if state else 0)
 
     if obs.severity is None:
         if state is None:
             return None, NONE
-        moved = replace(state, watermark=obs.at, touched=now_ms)
+        moved = replace(state, watermark=watermark, last_at=last_at, touched=now_ms)
         if state.phase == "pending":
             return replace(moved, phase="ok", breach_count=0), NONE
         if state.phase == "firing" and obs.cleared:
@@ -165,7 +195,8 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
     worse = severity if _rank(severity) < _rank(state.severity) else state.severity
     state = replace(
         state,
-        watermark=obs.at,
+        watermark=watermark,
+        last_at=last_at,
         touched=now_ms,
         ttl_ms=ttl,
         breach_count=state.breach_count + 1,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +23,11 @@ from alertstream.schemas.config import AlertstreamConfig
 from alertstream.schemas.events import DriftEvent, MetricEvent
 from alertstream.schemas.rules_config import RateLimitSection
 from alertstream.streams.dedup import Decision, EpisodeState, deny, expired, step
+from alertstream.streams.fingerprint import drift_entity, metric_entity
 from alertstream.streams.rate_limit import RateLimiter, WindowCounts
 from alertstream.streams.routing import Router
 from alertstream.streams.rules import Observation, RuleSet
-from alertstream.streams.sanitise import details_json, summary_text
+from alertstream.streams.sanitise import Redaction, details_json, redact_text, summary_text
 
 Event = MetricEvent | DriftEvent
 #: A stored state value: [partition, EpisodeState row]; the partition lets expiry delete it.
@@ -41,12 +42,19 @@ class Compiled:
     router: Router
     limits: RateLimitSection
     version: int
+    redaction: Redaction = field(default_factory=Redaction)
 
     @classmethod
     def from_config(cls, config: AlertstreamConfig) -> Compiled:
         """Compile a validated config (``parse_config`` has checked that routes name receivers)."""
         receivers = {r.name: r.channel for r in config.receivers}
-        return cls(RuleSet(config.rules), Router(config.routes, receivers), config.rate_limits, config.version)
+        return cls(
+            RuleSet(config.rules),
+            Router(config.routes, receivers),
+            config.rate_limits,
+            config.version,
+            Redaction.from_config(config.redaction),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +80,27 @@ def alert_id(fingerprint: str, status: str, at: int, reason: str) -> str:
     return hashlib.sha256(f"{fingerprint}|{status}|{at}|{reason}".encode()).hexdigest()[:32]
 
 
-def _summary(obs: Observation, status: str, severity: str) -> str:
+def _summary(obs: Observation, entity: str, status: str, severity: str) -> str:
     rule = obs.rule
     what = str(obs.details.get("metric") or obs.details.get("drift_type") or rule.id)
     if status == "resolved":
-        return summary_text(f"RESOLVED {rule.id}: {what} on {obs.entity} ({obs.tenant}) back to {obs.value:g}")
+        return summary_text(f"RESOLVED {rule.id}: {what} on {entity} ({obs.tenant}) back to {obs.value:g}")
     return summary_text(
-        f"[{severity}] {rule.id}: {what} on {obs.entity} ({obs.tenant}) is {obs.value:g} "
+        f"[{severity}] {rule.id}: {what} on {entity} ({obs.tenant}) is {obs.value:g} "
         f"({rule.operator} {obs.threshold:g})"
     )
+
+
+def shown_entity(obs: Observation, redaction: Redaction) -> str:
+    """The entity as it leaves the evaluator: built like the real one (:mod:`.fingerprint`) from
+    redacted parts. The fingerprint keeps hashing the real one."""
+    rule = obs.rule
+    if rule.kind == "metric":
+        labels = {k: redaction.entity_label(k, v) for k, v in obs.labels.items() if k in rule.group_by}
+        return metric_entity(redact_text(str(obs.details.get("source", ""))), labels, rule.group_by)
+    cpt_group = obs.details.get("cpt_group")
+    payer = redact_text(str(obs.details.get("payer", "")))
+    return drift_entity(payer, redact_text(str(cpt_group)) if cpt_group else None)
 
 
 class Evaluator:
@@ -92,8 +112,8 @@ class Evaluator:
         #: Rate-limit counts, shared with the other workers through the worker's rate topic.
         self.counts = WindowCounts()
         self.limiter = RateLimiter(compiled.limits, self.counts)
-        #: (window key, partition) of counts dropped by the last :meth:`expired_keys`.
-        self.expired_counts: list[tuple[str, int]] = []
+        #: Keys the current expiry sweep has still to look at (:meth:`expire_slice`).
+        self._sweep: list[str] = []
 
     def reconfigure(self, compiled: Compiled) -> None:
         """A new config version: new rules, routes and limits apply from the next event on."""
@@ -127,8 +147,8 @@ class Evaluator:
                         result.alerts.append(self._alert(obs, decision, "firing", admission.rate_limited, now))
                 elif decision.action == "resolve":
                     result.alerts.append(self._alert(obs, decision, "resolved", False, now))
-                elif decision.action == "suppress" and decision.reason != "pending":
-                    result.suppressed[decision.reason] += 1
+                elif decision.action == "drop" or (decision.action == "suppress" and decision.reason != "pending"):
+                    result.suppressed[decision.reason] += 1  # late / out_of_order / dedup / grouped
                 cache[fp] = after  # also when unchanged: the next event of this key skips the table
                 if after is not before:
                     result.writes[fp] = (partition, after.to_row() if after else None)
@@ -143,7 +163,10 @@ class Evaluator:
             "reason": d.reason,
             **obs.details,
         }
+        # routing sees the real labels (it is internal); everything in the record is redacted
         routes = self.compiled.router.routes(obs.tenant, d.severity, rule.id, status, obs.labels)
+        redaction = self.compiled.redaction
+        entity = shown_entity(obs, redaction)
         record: dict[str, Any] = {
             "alert_id": alert_id(obs.fingerprint, status, obs.at, d.reason),
             "tenant": obs.tenant,
@@ -152,10 +175,10 @@ class Evaluator:
             "status": status,
             "severity": d.severity,
             "fingerprint": obs.fingerprint,
-            "entity": obs.entity,
-            "summary": _summary(obs, status, d.severity),
+            "entity": entity,
+            "summary": _summary(obs, entity, status, d.severity),
             "details": details_json(details),
-            "labels": dict(obs.labels),
+            "labels": redaction.labels(obs.labels),
             "value": obs.value,
             "threshold": obs.threshold,
             "occurrence_count": d.occurrence_count,
@@ -169,8 +192,28 @@ class Evaluator:
         }
         return AlertOut(obs.fingerprint, record, obs.at)
 
-    def expired_keys(self, items: Sequence[tuple[str, StoredState]]) -> list[tuple[str, int]]:
-        """(fingerprint, partition) of states past their expiry, and drop stale rate-limit windows."""
+    def expire_slice(
+        self, keys: Callable[[], Collection[str]], get: Callable[[str], Any], limit: int
+    ) -> list[tuple[str, int]]:
+        """(fingerprint, partition) of expired states among the next ``limit`` keys of a sweep.
+
+        Incremental so that no tick holds the event loop for long: a sweep walks a snapshot of the
+        keys (``keys()``, taken when the previous sweep is done: one C-level copy) ``limit`` keys
+        per call, re-reading each through ``get`` (gone or touched since: skipped). A state lives
+        at most one sweep longer than its expiry — memory stays bounded.
+        """
+        if not self._sweep:
+            self._sweep = list(keys())
+        batch = self._sweep[-limit:]
+        del self._sweep[-limit:]
         now = int(self.clock() * 1000)
-        self.expired_counts = self.limiter.expire(now)
-        return [(fp, int(v[0])) for fp, v in items if expired(EpisodeState.from_row(v[1]), now)]
+        out: list[tuple[str, int]] = []
+        for fp in batch:
+            stored = get(fp)
+            if stored and expired(EpisodeState.from_row(stored[1]), now):
+                out.append((fp, int(stored[0])))
+        return out
+
+    def expire_counts(self) -> list[tuple[str, int]]:
+        """Drop rate-limit windows that have ended; returns their (window key, partition)."""
+        return self.limiter.expire(int(self.clock() * 1000))

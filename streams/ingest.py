@@ -5,11 +5,20 @@ stream: every failure of the codec (:class:`~alertstream.schemas.errors.CodecErr
 semantics (:class:`~alertstream.schemas.errors.ValidationError`: NaN, empty tenant, far-future timestamps —
 the one validator in :mod:`alertstream.schemas.events`) becomes data with a bounded ``reason``, and the
 partition moves on.
+
+**Set aside, never refused.** A rejected message goes to ``events.invalid`` with its original key
+and bytes — unless that record would not fit the one size limit (``topics.max_message_bytes``,
+which the producer enforces too). Then it is set aside *by reference*: the first
+:data:`SET_ASIDE_PREFIX_BYTES` of the value (and at most :data:`MAX_KEY_BYTES` of the key), plus
+``error.truncated: true`` and ``error.original_size``; ``source.topic/partition/offset`` say where
+the whole message still is. Forwarding a 2 MB message whole once made the producer refuse it and
+the worker crash-loop on it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from alertstream.schemas import codec as c
 from alertstream.schemas.codec import Codec
@@ -17,6 +26,12 @@ from alertstream.schemas.errors import CodecError, ValidationError
 from alertstream.schemas.events import DriftEvent, MetricEvent, drift_event, metric_event
 
 MAX_DETAIL = 512
+#: What a set-aside record keeps of a value too large to forward: enough to recognise it.
+SET_ASIDE_PREFIX_BYTES = 4096
+#: ... and of its key (a key is part of the record's size too).
+MAX_KEY_BYTES = 1024
+#: Record and batch framing on top of key, value and headers (aiokafka estimates well under this).
+FRAMING_BYTES = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,20 @@ class Invalid:
             ("source.offset", str(self.offset).encode()),
         ]
 
+    def record(self, max_bytes: int) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+        """(key, value, headers) for ``events.invalid``: the original, or set aside when the
+        original would not fit in a record of ``max_bytes``."""
+        headers = self.headers()
+        key, value = self.key or b"", self.value or b""
+        size = len(key) + len(value) + sum(len(k) + len(v) for k, v in headers) + FRAMING_BYTES
+        if size <= max_bytes:
+            return self.key, self.value, headers
+        headers += [("error.truncated", b"true"), ("error.original_size", str(len(value)).encode())]
+        if len(key) > MAX_KEY_BYTES:
+            headers.append(("error.original_key_size", str(len(key)).encode()))
+        short_key = None if self.key is None else self.key[:MAX_KEY_BYTES]
+        return short_key, None if self.value is None else self.value[:SET_ASIDE_PREFIX_BYTES], headers
+
 
 class Ingest:
     """Decodes one input topic's messages. ``drift`` selects the DriftEvent schema."""
@@ -59,5 +88,32 @@ class Ingest:
             return self.validate(record, now_ms)
         except (CodecError, ValidationError) as exc:
             return Invalid(exc.reason, exc.detail, key, value, topic, partition, offset)
-        except Exception as exc:  # a decoder bug must not stall the partition either
-            return Invalid("schema_mismatch", f"unexpected {type(exc).__name__}", key, value, topic, partition, offset)
+        except Exception as exc:  # a decoder bug must not stall the partition either; its own reason
+            return Invalid("decode_failed", f"unexpected {type(exc).__name__}", key, value, topic, partition, offset)
+
+
+@dataclass
+class InvalidSummary:
+    """What went to ``events.invalid`` since the last :meth:`take`: counts by reason + the latest.
+
+    The worker logs one line per interval from it (an example an operator can act on, without a
+    line per bad message). The detail quotes producer input: the worker's log redaction applies."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    latest: Invalid | None = None
+
+    def add(self, item: Invalid) -> None:
+        self.counts[item.reason] += 1
+        self.latest = item
+
+    def take(self, interval_s: float) -> str | None:
+        """The summary line (None when nothing was rejected), and start over."""
+        counts, latest = self.counts, self.latest
+        self.counts, self.latest = Counter(), None
+        if latest is None:
+            return None
+        reasons = ", ".join(f"{reason} {n}" for reason, n in counts.most_common())
+        return (
+            f"{sum(counts.values())} events to events.invalid in the last {interval_s:.0f} s ({reasons}); "
+            f"latest {latest.topic}[{latest.partition}]@{latest.offset} {latest.reason}: {latest.detail[:MAX_DETAIL]}"
+        )

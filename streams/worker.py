@@ -10,9 +10,11 @@ Thin I/O shell around :class:`alertstream.streams.evaluator.Evaluator`:
   a batch is written **once per batch**, to the changelog partition of the event that touched it
   (fingerprints derive from the event key, so a key's state is partition-local and a worker that
   takes over a partition recovers exactly its keys);
-* alerts and invalid records go out through Faust's buffered producer (``send_soon``), which
-  Faust flushes before every offset commit: at-least-once, and the state machine's per-fingerprint
-  watermark turns redelivered events into no-ops;
+* a batch's alerts are sent and acknowledged *before* its state writes (which record them as
+  sent) and before the batch is acked: a crash in between re-emits them with the same
+  ``alert_id``, never loses them. Invalid records and state go out through Faust's buffered
+  producer (``send_soon``), flushed before every offset commit: at-least-once, and the state
+  machine's per-fingerprint watermark turns redelivered events into no-ops;
 * the config comes from the compacted config topic (:mod:`alertstream.streams.config_feed`) and is swapped in
   between batches; a timer expires idle state (bounded memory).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Sequence
@@ -39,17 +42,32 @@ from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import AlertstreamConfig, supersedes
 from alertstream.streams.batch_consumer import BatchApp
 from alertstream.streams.config_feed import ConfigFeed
-from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator, StoredState
-from alertstream.streams.ingest import Ingest, Invalid
+from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
+from alertstream.streams.ingest import Ingest, Invalid, InvalidSummary
+from alertstream.streams.sanitise import install_log_redaction
 
 log = logging.getLogger(__name__)
 
-EXPIRY_INTERVAL_S = 60.0
+#: Expiry of idle state: every tick looks at the next EXPIRY_SLICE keys (bounded time on the loop;
+#: ~3 ms measured), so a sweep of 100k keys takes 50 ticks.
+EXPIRY_INTERVAL_S = 1.0
+EXPIRY_SLICE = 2000
+#: Rate-limit windows (a handful per tenant) are dropped on their own, slower timer.
+RATE_EXPIRY_INTERVAL_S = 60.0
+#: At most one log line per this interval summarises what went to events.invalid (and the latest).
+INVALID_LOG_INTERVAL_S = 10.0
+#: Buffered producer messages (mostly state writes) a batch may leave pending: see _start_feed.
+CHANGELOG_BACKLOG = 5_000
 SEAL_INTERVAL_S = 1.0
 #: How long a starting worker reads the config topic before deciding whether its file is newer.
 CONFIG_CATCH_UP_S = 15.0
 #: Table key of the changelog seal records (never a fingerprint: those are 32 hex characters).
 SEAL_KEY = "~seal"
+#: Fault injection for tests (never set in production): ``ALERTSTREAM_TEST_FAULT=crash-after-state-write``
+#: makes the worker exit right after a batch's state writes have reached the broker.
+FAULT_ENV = "ALERTSTREAM_TEST_FAULT"
+FAULT_CRASH_AFTER_STATE_WRITE = "crash-after-state-write"
+FAULT_EXIT_CODE = 86
 
 
 class PartitionedTable(faust.Table):  # type: ignore[type-arg]
@@ -98,8 +116,14 @@ class WorkerApp:
             consumer_auto_offset_reset="earliest",
             web_enabled=False,
             producer_linger_ms=5,
+            # The one size limit (topics.max_message_bytes) for what this worker sends, and what it
+            # must be able to fetch; Faust's own defaults (1,000,000 / 1 MiB) ignored the config.
+            producer_max_request_size=config.topics.max_message_bytes,
+            consumer_max_fetch_size=max(config.topics.max_message_bytes, 1024**2),
             broker_commit_interval=1.0,
         )
+        self.max_message_bytes = config.topics.max_message_bytes
+        self.fault = os.environ.get(FAULT_ENV, "")
         self.codec = codec  # from the settings (runtime.codecs): registry mode, the size limit
         self.ingest = {
             topics.events_metric: Ingest(self.codec, drift=False),
@@ -117,7 +141,6 @@ class WorkerApp:
         self.source = self.app.topic(
             topics.events_metric, topics.events_drift, key_serializer="raw", value_serializer="raw"
         )
-        self.alerts = self.app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
         self.invalid = self.app.topic(topics.events_invalid, key_serializer="raw", value_serializer="raw")
         self.rate_out = self.app.topic(topics.rate_limits, key_serializer="raw", value_serializer="raw")
         self.state: Any = self.app.tables.add(
@@ -141,18 +164,24 @@ class WorkerApp:
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(1.0)(self._report_busy)
         self.app.agent(self.source, name="evaluate")(self._evaluate)
-        self.app.timer(EXPIRY_INTERVAL_S)(self._expire)
-        self.app.timer(SEAL_INTERVAL_S)(self._seal)
+        self.invalid_summary = InvalidSummary()
         self.unsealed: set[int] = set()
         self.written_recently: set[int] = set()
+        self.app.timer(EXPIRY_INTERVAL_S)(self._expire)
+        self.app.timer(RATE_EXPIRY_INTERVAL_S)(self._expire_counts)
+        self.app.timer(INVALID_LOG_INTERVAL_S)(self._log_invalid)
+        self.app.timer(SEAL_INTERVAL_S)(self._seal)
         self.app.task(self._start_feed, on_leader=False)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def _start_feed(self) -> None:
-        # Table writes and alerts are buffered per batch; Faust's default of 100 pending messages
-        # would throttle (and warn) on every batch that touches more keys than that.
-        self.app.producer.buffer.max_messages = 20_000
+        # State writes (and invalid records) are buffered; the batch consumer waits after each
+        # batch until fewer than this are pending. Faust's default of 100 would throttle (and warn)
+        # on every batch that touches more keys; much more lets the changelog lag far behind the
+        # alerts it records, and SIGTERM then waits for Faust to flush it all (20k writes took
+        # ~15 s on the loaded 2-core box).
+        self.app.producer.buffer.max_messages = CHANGELOG_BACKLOG
         self.rate_follower.start()
         self.feed.start()
         if self.publish:
@@ -175,12 +204,12 @@ class WorkerApp:
             log.warning("not publishing the config file: %s", exc)
 
     def _maybe_reconfigure(self) -> None:
-        latest = self.feed.latest
-        if self.feed.generation != self.feed_generation and latest is not None:
-            self.feed_generation = self.feed.generation
-            if self.publish and not supersedes(latest.version, self.evaluator.compiled.version):
+        current = self.feed.current  # one read: generation and config belong together
+        if current is not None and current.generation != self.feed_generation:
+            self.feed_generation = current.generation
+            if self.publish and not supersedes(current.compiled.version, self.evaluator.compiled.version):
                 return  # an older version read before ours is published: keep the file's
-            self.evaluator.reconfigure(latest)
+            self.evaluator.reconfigure(current.compiled)
 
     async def _on_assigned(self, _sender: Any, /, *args: Any, signal: Any, **_kwargs: Any) -> None:
         """Faust's on_partitions_assigned signal: the whole new assignment (args[0])."""
@@ -217,8 +246,8 @@ class WorkerApp:
         while inbox:
             counts.merge(*inbox.popleft())
 
-    def handle(self, batch: Sequence[Any]) -> None:
-        """One fetch of Faust messages: parse, evaluate, write state once per key, produce."""
+    async def handle(self, batch: Sequence[Any]) -> None:
+        """One fetch of Faust messages: parse, evaluate, send the alerts, then write state once per key."""
         self._maybe_reconfigure()
         self._merge_rate_counts()
         now = int(time.time() * 1000)
@@ -242,12 +271,11 @@ class WorkerApp:
         except Exception:
             # A bug met by some valid-looking event must not crash-loop the partition: evaluate
             # one by one (process() changes nothing but rate-limit counts until its writes are
-            # applied) and send
-            # the event(s) that fail to events.invalid.
+            # applied) and send the event(s) that fail to events.invalid.
             log.exception("batch evaluation failed; retrying event by event")
             for (partition, event), msg in zip(parsed, sources, strict=True):
                 try:
-                    self._apply(self.evaluator.process([(partition, event)], self.state.get))
+                    single = self.evaluator.process([(partition, event)], self.state.get)
                 except Exception as exc:
                     self._send_invalid(
                         Invalid(
@@ -260,12 +288,29 @@ class WorkerApp:
                             msg.offset,
                         )
                     )
+                else:
+                    await self._apply(single)
             return
-        self._apply(result)
+        await self._apply(result)
 
-    def _apply(self, result: BatchResult) -> None:
-        """Write each touched key once, count suppressions, produce the alerts."""
+    async def _apply(self, result: BatchResult) -> None:
+        """Produce the alerts and wait for their acknowledgements, *then* write each touched key once.
+
+        The order is the guarantee: a state write records its alerts as sent (the replay of an
+        event it covers is a no-op), so it must never reach the broker before them. A crash after
+        the alerts and before the state re-emits them on replay, with the same deterministic
+        ``alert_id`` (idempotent sinks drop the duplicate); the other order lost them for good.
+        """
         m = self.metrics
+        if result.alerts:
+            emitted_at = time.time()
+            messages = []
+            for alert in result.alerts:
+                record = alert.record
+                messages.append((alert.fingerprint.encode(), self.codec.encode(c.ALERT, record, self.topics.alerts)))
+                m.ALERTS_EMITTED.labels(severity=record["severity"], status=record["status"]).inc()
+                m.EVENT_TO_ALERT.observe(max(0.0, emitted_at - alert.occurred_at / 1000))
+            await self.confirm_alerts(messages)
         state = self.state
         for fp, (partition, row) in result.writes.items():
             self.unsealed.add(partition)
@@ -276,35 +321,59 @@ class WorkerApp:
                     del state[fp]
             else:
                 state[fp] = [partition, row]
+        if self.fault == FAULT_CRASH_AFTER_STATE_WRITE and result.writes:
+            await self._crash_after_flush({partition for partition, _ in result.writes.values()})
         for reason, count in result.suppressed.items():
             m.ALERTS_SUPPRESSED.labels(reason=reason).inc(count)
-        emitted_at = time.time()
-        for alert in result.alerts:
-            record = alert.record
-            self.alerts.send_soon(
-                key=alert.fingerprint.encode(), value=self.codec.encode(c.ALERT, record, self.topics.alerts)
-            )
-            m.ALERTS_EMITTED.labels(severity=record["severity"], status=record["status"]).inc()
-            m.EVENT_TO_ALERT.observe(max(0.0, emitted_at - alert.occurred_at / 1000))
         for (window_key, partition), count in self.evaluator.counts.take_changes().items():
             self.rate_out.send_soon(key=f"{partition}|{window_key}".encode(), value=str(count).encode())
             self.rate_published.add((window_key, partition))
 
+    async def confirm_alerts(self, messages: list[tuple[bytes, bytes]]) -> None:
+        """Send (key, value) records to ``alerts`` and return once the broker has acknowledged each
+        (acks=all); a send that fails for good raises, and the batch is neither acked nor its state
+        written (replayed after the restart)."""
+        producer = self.app.producer
+        topic = self.topics.alerts
+        pending = [await producer.send(topic, key, value, None, None, None) for key, value in messages]
+        await asyncio.gather(*pending)
+
     def _send_invalid(self, item: Invalid) -> None:
-        self.invalid.send_soon(key=item.key, value=item.value, headers=item.headers())
+        key, value, headers = item.record(self.max_message_bytes)
+        self.invalid.send_soon(key=key, value=value, headers=headers)
         self.metrics.EVENTS_INVALID.labels(reason=item.reason).inc()
-        log.debug("invalid event at %s[%d]@%d: %s", item.topic, item.partition, item.offset, item.reason)
+        self.invalid_summary.add(item)
+
+    async def _log_invalid(self) -> None:
+        """One line per interval about events.invalid (redacted, like every log line here)."""
+        line = self.invalid_summary.take(INVALID_LOG_INTERVAL_S)
+        if line is not None:
+            log.warning("%s", line)
 
     async def _expire(self) -> None:
-        items: list[tuple[str, StoredState]] = [(k, v) for k, v in list(self.state.items()) if v and k != SEAL_KEY]
-        for fp, partition in self.evaluator.expired_keys(items):
+        """One bounded slice of the expiry sweep (:meth:`Evaluator.expire_slice`)."""
+        state = self.state
+        for fp, partition in self.evaluator.expire_slice(state.keys, state.get, EXPIRY_SLICE):
             self.unsealed.add(partition)
-            self.state.write_partition = partition
-            del self.state[fp]
-        for window_key, partition in self.evaluator.expired_counts:
+            state.write_partition = partition
+            del state[fp]
+
+    async def _expire_counts(self) -> None:
+        for window_key, partition in self.evaluator.expire_counts():
             if (window_key, partition) in self.rate_published:  # a tombstone lets compaction drop it
                 self.rate_published.discard((window_key, partition))
                 self.rate_out.send_soon(key=f"{partition}|{window_key}".encode(), value=None)
+
+    async def _crash_after_flush(self, partitions: set[int]) -> None:
+        """The fault :data:`FAULT_CRASH_AFTER_STATE_WRITE`: make the state writes durable (sealed,
+        so that recovery on the local broker reads them all), then die without any cleanup."""
+        await self.app.producer.flush()
+        for partition in sorted(partitions):
+            self.state.write_partition = partition
+            self.state[SEAL_KEY] = 0
+        await self.app.producer.flush()
+        log.warning("test fault %s: exiting", self.fault)
+        os._exit(FAULT_EXIT_CODE)
 
     async def _seal(self) -> None:
         """End each changelog partition that went quiet after writes with a record of its own.
@@ -338,5 +407,6 @@ def run_worker(
     health: Health | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM (Faust's worker handles both and stops cleanly)."""
+    install_log_redaction()  # no log line of this process carries PII patterns
     worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec, health=health)
     faust.Worker(worker.app, loglevel="WARNING", quiet=True).execute_from_commandline()

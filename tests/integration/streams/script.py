@@ -32,6 +32,8 @@ RULES = [
     },
 ]
 TENANTS = ["t0", "t1", "t2", "t3", "t4"]
+#: Series start this long ago: well inside the rules' 1-hour lateness bound (older events are refused).
+START_AGO_MS = 10 * 60 * 1000
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Script:
     def metric_series(
         self, run: str, name: str, count: int, values: list[float], expect: list[tuple[str, str]]
     ) -> None:
-        start = int(time.time() * 1000) - 2 * 3600 * 1000
+        start = int(time.time() * 1000) - START_AGO_MS
         for i in range(count):
             tenant = TENANTS[i % len(TENANTS)]
             source = f"{run}-{name}-{i}"
@@ -62,7 +64,7 @@ class Script:
                 self.expected[(fp, status, severity)] += 1
 
     def drift_series(self, run: str, name: str, count: int, deltas: list[float], expect: list[tuple[str, str]]) -> None:
-        start = int(time.time() * 1000) - 2 * 3600 * 1000
+        start = int(time.time() * 1000) - START_AGO_MS
         for i in range(count):
             tenant = TENANTS[i % len(TENANTS)]
             payer = f"{run}-{name}-payer{i}"

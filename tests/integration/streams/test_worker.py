@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,36 +16,26 @@ from alertstream.streams.config_feed import publish_config
 from tests.integration.streams.script import RULES, scripted_stream
 from tests.integration.streams.worker_proc import (
     CODEC,
+    PARTITIONS,
+    SENTINEL_RULE,
     WorkerProcess,
     publish,
     read_alerts,
+    read_until,
+    settled_alerts,
+    start_worker,
     tally,
     warm_up,
     write_config,
 )
-from tests.kafka_reader import read_topic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for w in started:
-        w.stop()
-
-
-def _start(workers: list[WorkerProcess], settings: Settings, config: Path, **kw: bool) -> WorkerProcess:
-    w = WorkerProcess(settings, config, **kw)
-    workers.append(w)
-    return w
 
 
 def test_scripted_stream_yields_exactly_the_expected_alerts(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
-    w = _start(workers, settings, write_config(tmp_path / "c.yaml", RULES))
+    w = start_worker(workers, settings, write_config(tmp_path / "c.yaml", RULES))
     warm_up(settings, w)
     script = scripted_stream("s")
     events = script.events()
@@ -54,7 +43,7 @@ def test_scripted_stream_yields_exactly_the_expected_alerts(
     base = w.consumed()
     publish(settings, events)
     w.wait_consumed(base + len(events))
-    alerts = read_alerts(settings, sum(script.expected.values()))
+    alerts = settled_alerts(settings, w)
     assert tally(alerts) == script.expected  # fails on a missing and on an extra alert
     by_key = {(a["fingerprint"], a["status"]): a for a in alerts if "recover" in a["entity"]}
     resolved = [a for (_, status), a in by_key.items() if status == "resolved"]
@@ -63,7 +52,15 @@ def test_scripted_stream_yields_exactly_the_expected_alerts(
     assert all(a["rule_version"] == 1 for a in alerts)
 
 
-POISON_CLASSES = ("bad_magic", "truncated", "unknown_schema", "schema_mismatch", "non_finite", "future_timestamp")
+POISON_CLASSES = (
+    "bad_magic",
+    "truncated",
+    "unknown_schema",
+    "schema_mismatch",
+    "non_finite",
+    "future_timestamp",
+    "bad_text",
+)
 
 
 def _poison(reason: str, i: int, topic: str) -> tuple[str, bytes, bytes]:
@@ -76,6 +73,7 @@ def _poison(reason: str, i: int, topic: str) -> tuple[str, bytes, bytes]:
         "schema_mismatch": lambda: CODEC.encode(c.ALERT, _an_alert(i)),
         "non_finite": lambda: CODEC.encode(c.METRIC_EVENT, {**good, "value": math.inf if i % 2 else math.nan}),
         "future_timestamp": lambda: CODEC.encode(c.METRIC_EVENT, {**good, "occurred_at": now + 86_400_000}),
+        "bad_text": lambda: CODEC.encode(c.METRIC_EVENT, {**good, "labels": {"note": "nul\x00here"}}),
     }[reason]()
     return topic, f"poison-{reason}-{i}".encode(), value
 
@@ -97,7 +95,7 @@ def _an_alert(i: int) -> dict[str, object]:
 def test_poison_messages_go_to_events_invalid_and_every_good_event_is_evaluated(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
-    w = _start(workers, settings, write_config(tmp_path / "c.yaml", RULES))
+    w = start_worker(workers, settings, write_config(tmp_path / "c.yaml", RULES))
     warm_up(settings, w)
     now = int(time.time() * 1000) - 60_000
     topic = settings.topics.events_metric
@@ -113,8 +111,13 @@ def test_poison_messages_go_to_events_invalid_and_every_good_event_is_evaluated(
     assert bad == 500
     base = w.consumed()
     publish(settings, stream)
-    w.wait_consumed(base + 13_000)
-    invalid = read_topic(settings.require_bootstrap(), settings.topics.events_invalid, 3000, timeout=60, settle=2)
+    w.wait_consumed(base + 10_000 + 500 * len(POISON_CLASSES))
+    alerts = settled_alerts(settings, w)  # every event evaluated: the invalid counters are final
+    assert Counter(a["entity"] for a in alerts) == {f"good-{i}": 1 for i in range(10_000)}
+    sent = sum(w.metric("alertstream_events_invalid_total", reason=reason) for reason in POISON_CLASSES)
+    assert sent == 500 * len(POISON_CLASSES)
+    invalid = read_until(settings.require_bootstrap(), settings.topics.events_invalid, lambda r: len(r) >= sent, 60)
+    assert len(invalid) == sent  # exactly what the worker says it sent: none lost, none twice
     assert Counter(r.headers["error.reason"].decode() for r in invalid) == dict.fromkeys(POISON_CLASSES, 500)
     for r in invalid:
         assert r.key is not None
@@ -124,10 +127,8 @@ def test_poison_messages_go_to_events_invalid_and_every_good_event_is_evaluated(
         assert int(r.headers["source.offset"]) >= 0
         assert r.headers["error.detail"]
     originals = {k: v for _, k, v in (s for s in stream if isinstance(s, tuple))}
-    assert len(originals) == 3000
+    assert len(originals) == 500 * len(POISON_CLASSES)
     assert {r.key: r.value for r in invalid} == originals  # original key and bytes, unchanged
-    alerts = read_alerts(settings, 10_000, settle=2)
-    assert Counter(a["entity"] for a in alerts) == {f"good-{i}": 1 for i in range(10_000)}
     assert w.alive()
     for reason in POISON_CLASSES:
         assert w.metric("alertstream_events_invalid_total", reason=reason) == 500
@@ -138,25 +139,27 @@ def test_restart_after_sigkill_recovers_dedup_state(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
     config = write_config(tmp_path / "c.yaml", RULES)
-    w1 = _start(workers, settings, config)
+    w1 = start_worker(workers, settings, config)
     warm_up(settings, w1)
     script = scripted_stream("r", scale=2)
     events = script.events()
     base = w1.consumed()
     publish(settings, events)
     w1.wait_consumed(base + len(events))
-    first = read_alerts(settings, sum(script.expected.values()))
+    first = settled_alerts(settings, w1)
     assert tally(first) == script.expected
+    on_topic = len(first) + PARTITIONS  # and w1's sentinel alerts
     time.sleep(4)  # steady state: offsets committed, changelog flushed (not mid-burst)
     w1.kill()
 
-    w2 = _start(workers, settings, config)
+    w2 = start_worker(workers, settings, config)
     warm_up(settings, w2)
     base = w2.consumed()
     publish(settings, events)  # the same events again
     w2.wait_consumed(base + len(events))
-    again = read_alerts(settings, len(first), settle=4)
-    assert len(again) == len(first)  # 0 new alerts: dedup state came back from the changelog
+    again = settled_alerts(settings, w2, before=on_topic)
+    # 0 new alerts: dedup state came back from the changelog (the counters say nothing more was sent)
+    assert sorted(a["alert_id"] for a in again) == sorted(a["alert_id"] for a in first)
     # and the recovered state is live: the steady breaches now recover -> exactly one resolve each
     steady = [s for s in script.series if "steady" in s[0].event_id]
     last = steady[0][-1].occurred_at
@@ -165,7 +168,7 @@ def test_restart_after_sigkill_recovers_dedup_state(
         for s in steady
     ]
     publish(settings, recovery)
-    final = read_alerts(settings, len(first) + len(steady), settle=3)
+    final = settled_alerts(settings, w2, before=on_topic)
     new = tally(final) - tally(first)
     assert sum(new.values()) == len(steady)
     assert {status for (_, status, _) in new} == {"resolved"}
@@ -175,8 +178,8 @@ def test_two_workers_in_one_group_produce_the_same_alert_set(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
     config = write_config(tmp_path / "c.yaml", RULES)
-    a = _start(workers, settings, config)
-    b = _start(workers, settings, config, publish_config=False)
+    a = start_worker(workers, settings, config)
+    b = start_worker(workers, settings, config, publish_config=False)
     warm_up(settings, a, b)
     time.sleep(3)  # let the group settle after both joined
     script = scripted_stream("two", scale=2)
@@ -188,7 +191,7 @@ def test_two_workers_in_one_group_produce_the_same_alert_set(
         time.sleep(0.2)
     assert a.consumed() > base_a
     assert b.consumed() > base_b
-    assert tally(read_alerts(settings, sum(script.expected.values()))) == script.expected
+    assert tally(settled_alerts(settings, a, b)) == script.expected
 
 
 def test_two_workers_share_one_rate_limit_per_tenant(
@@ -199,8 +202,8 @@ def test_two_workers_share_one_rate_limit_per_tenant(
     rule = {"id": "cpu", "metric": "cpu_percent", "operator": ">", "warning": 70, "critical": 90}
     limits = {"window_seconds": 3600, "per_tenant": 10}
     config = write_config(tmp_path / "c.yaml", [rule], rate_limits=limits)
-    a = _start(workers, settings, config)
-    b = _start(workers, settings, config, publish_config=False)
+    a = start_worker(workers, settings, config)
+    b = start_worker(workers, settings, config, publish_config=False)
     warm_up(settings, a, b)
     time.sleep(3)  # let the group settle after both joined
     now = int(time.time() * 1000)
@@ -212,7 +215,7 @@ def test_two_workers_share_one_rate_limit_per_tenant(
     publish(
         settings, [MetricEvent(f"rl-c{i}", "rl", "cpu_percent", 95.0, f"crit-{i}", window + 100 + i) for i in range(5)]
     )
-    alerts = read_alerts(settings, 15, settle=3)
+    alerts = settled_alerts(settings, a, b)
     assert a.consumed() > base_a
     assert b.consumed() > base_b
     got = Counter((x["severity"], x["rate_limited"]) for x in alerts)
@@ -225,14 +228,16 @@ def test_config_change_reaches_a_running_worker(
     settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
     rule = {"id": "cpu", "metric": "cpu_percent", "operator": ">", "warning": 70}
-    w = _start(workers, settings, write_config(tmp_path / "c.yaml", [rule], version=1))
+    w = start_worker(workers, settings, write_config(tmp_path / "c.yaml", [rule], version=1))
     warm_up(settings, w)
     now = int(time.time() * 1000) - 60_000
     base = w.consumed()
     publish(settings, [MetricEvent("before", "acme", "cpu_percent", 60.0, "before", now)])
     w.wait_consumed(base + 1)
     publish_config(
-        settings.require_bootstrap(), settings.topics.config, {"version": 2, "rules": [{**rule, "warning": 50}]}
+        settings.require_bootstrap(),
+        settings.topics.config,
+        {"version": 2, "rules": [{**rule, "warning": 50}, SENTINEL_RULE]},
     )
     deadline = time.monotonic() + 30
     i = 0
@@ -243,7 +248,8 @@ def test_config_change_reaches_a_running_worker(
         time.sleep(0.5)
         alerts = [a for a in read_alerts(settings, 1, timeout=1, settle=0) if a["rule_version"] == 2]
     assert alerts, "the new rule never applied"
-    everything = read_alerts(settings, len(alerts), settle=1)
+    everything = settled_alerts(settings, w)
+    assert len(everything) >= len(alerts)
     assert all(a["rule_version"] == 2 for a in everything)  # nothing fired under version 1
     assert "before" not in {a["entity"] for a in everything}
     assert w.alive()

@@ -156,7 +156,8 @@ def test_garbage_never_escapes_as_another_exception(codec: Codec) -> None:
             codec.decode(header + body, c.ALERT)
         except CodecError as exc:
             reasons.add(exc.reason)
-    assert reasons == {"truncated", "schema_mismatch"}
+    # random bytes end early or hold a string that is not UTF-8 (for this seed, nothing else)
+    assert reasons == {"truncated", "bad_text"}
 
 
 def test_encode_rejects_a_record_that_does_not_fit(codec: Codec) -> None:

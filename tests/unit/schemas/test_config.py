@@ -91,3 +91,25 @@ def test_cross_section_problems_all_reported_with_paths(tmp_path: Path) -> None:
         ("routes.routes[0].receiver", "unknown receiver 'ghost'"),
     ]
     assert f"{f}: routes.routes[0].receiver: unknown receiver 'ghost'" in str(err.value)
+
+
+def test_route_matchers_on_severity_and_status_take_only_their_values(tmp_path: Path) -> None:
+    """`severity: crit` used to be accepted and silently match nothing."""
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "receivers: [{name: hook, channel: webhook, url: 'https://example.com/h'}]\n"
+        "routes:\n"
+        "  receiver: hook\n"
+        "  routes:\n"
+        "    - {match: {severity: critical}, receiver: hook}\n"
+        "    - {match: {severity: crit}, receiver: hook}\n"
+        "    - routes: [{match: {status: fired, env: prod}, receiver: hook}]\n"
+        "      receiver: hook\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert err.value.problems == [
+        ("routes.routes[1].match.severity", "'crit' is not a severity (critical, warning, info)"),
+        ("routes.routes[2].routes[0].match.status", "'fired' is not a status (firing, resolved)"),
+    ]
+    assert f"{f}: routes.routes[1].match.severity: 'crit' is not a severity" in str(err.value)

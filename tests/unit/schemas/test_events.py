@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from alertstream.schemas.errors import ValidationError
+from alertstream.publish import prepare
+from alertstream.schemas import topics as t
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.errors import VALIDATION_REASONS, ValidationError
 from alertstream.schemas.events import MAX_FUTURE_MS, drift_event, metric_event
 
 NOW = 1_800_000_000_000
@@ -81,3 +85,43 @@ def test_drift_event_and_key() -> None:
     assert event.to_record()["sample_count"] == 240
     assert _refused({**obj, "sample_count": -1}, "drift") == ("wrong_type", "sample_count")
     assert _refused({**obj, "baseline_value": float("nan")}, "drift") == ("non_finite", "baseline_value")
+
+
+#: Text PostgreSQL cannot store (NUL) or UTF-8/JSON cannot carry (a lone surrogate).
+BAD_TEXT = ["ac\x00me", "ac\ud800me", "\udfff"]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+@pytest.mark.parametrize("name", ["tenant", "source", "metric", "event_id"])
+def test_text_postgresql_or_json_cannot_hold_is_bad_text(name: str, bad: str) -> None:
+    assert _refused({**GOOD, name: bad}) == ("bad_text", name)
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_bad_text_in_label_keys_and_values_and_drift_fields(bad: str) -> None:
+    assert _refused({**GOOD, "labels": {"env": bad}}) == ("bad_text", "labels.env")
+    reason, path = _refused({**GOOD, "labels": {bad: "prod"}})
+    assert reason == "bad_text"
+    assert path.startswith("labels.")
+    assert "\x00" not in path  # the path is printable: escapes, not the characters
+    assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in path)
+    drift = {"tenant": "acme", "drift_type": "DENIAL_RATE", "payer": "aetna", "baseline_value": 1, "current_value": 2}
+    assert _refused({**drift, "payer": bad}, "drift") == ("bad_text", "payer")
+    assert _refused({**drift, "cpt_group": bad}, "drift") == ("bad_text", "cpt_group")
+
+
+def test_bad_text_is_a_validation_reason() -> None:
+    assert "bad_text" in VALIDATION_REASONS
+
+
+def test_publish_refuses_bad_text_by_line_number() -> None:
+    """`alertstream publish`: JSON escapes \\u0000 and lone surrogates decode to such strings."""
+    lines = [
+        json.dumps(GOOD),
+        '{"tenant": "ac\\u0000me", "metric": "cpu_percent", "value": 1, "source": "s"}',
+        '{"tenant": "acme", "metric": "cpu_percent", "value": 1, "source": "s\\ud800"}',
+        '{"tenant": "acme", "metric": "cpu_percent", "value": 1, "source": "s", "labels": {"k": "\\udc00"}}',
+    ]
+    out = prepare(lines, t.EVENTS_METRIC, Codec(), "p.events.metric", NOW)
+    assert len(out.messages) == 1
+    assert [(e.line, e.reason) for e in out.errors] == [(2, "bad_text"), (3, "bad_text"), (4, "bad_text")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alertstream.schemas.config import parse_config
+from alertstream.schemas.events import MetricEvent
 from alertstream.streams.dedup import EpisodeState, expired, step
 from alertstream.streams.evaluator import Compiled, Evaluator, StoredState
 from alertstream.streams.rules import RuleSet
@@ -27,7 +28,10 @@ class Harness:
         self.suppressed: dict[str, int] = {}
 
     def feed(self, *values: float, start: int = T0, gap: int = 1000) -> list[tuple[str, str]]:
-        events = [(0, metric(v, start + i * gap, event_id=f"e{start + i * gap}")) for i, v in enumerate(values)]
+        return self.run([(0, metric(v, start + i * gap, event_id=f"e{start + i * gap}")) for i, v in enumerate(values)])
+
+    def run(self, events: list[tuple[int, MetricEvent]]) -> list[tuple[str, str]]:
+        """Evaluate one batch, apply its writes like the worker does; (status, severity) emitted."""
         result = self.evaluator.process(events, self.store.get)
         for fp, (p, row) in result.writes.items():
             if row is None:
@@ -169,10 +173,9 @@ def test_healthy_events_keep_no_state() -> None:
 def test_state_expires_after_the_group_window() -> None:
     h = Harness(group_window_seconds=3600, repeat_interval_seconds=600)
     h.feed(80)
-    items = list(h.store.items())
-    assert h.evaluator.expired_keys(items) == []
+    assert h.evaluator.expire_slice(h.store.keys, h.store.get, 100) == []
     h.now += 3601
-    assert h.evaluator.expired_keys(items) == [(items[0][0], 0)]
+    assert h.evaluator.expire_slice(h.store.keys, h.store.get, 100) == [(next(iter(h.store)), 0)]
 
 
 def test_state_row_round_trips() -> None:
@@ -186,5 +189,77 @@ def test_state_row_round_trips() -> None:
 
 def test_rows_from_an_older_layout_get_defaults_for_appended_fields() -> None:
     full = EpisodeState("firing", T0, T0, 1000, "cpu", event_ids=("a",))
-    row = full.to_row()[:-1]  # as if event_ids had been appended after this row was written
+    row = full.to_row()[:-2]  # as if event_ids (and what follows) had been appended after this row was written
     assert EpisodeState.from_row(row).event_ids == ()
+
+
+# -- event time: lateness, order and clock skew ------------------------------------------------
+
+
+class Live(Harness):
+    """A harness whose worker clock is real time ``now`` (ms), not the events' time."""
+
+    def at(self, now_ms: int) -> Live:
+        self.now = now_ms / 1000
+        return self
+
+    def one(self, value: float, at: int, event_id: str, source: str = "h1") -> list[tuple[str, str]]:
+        return self.run([(0, metric(value, at, event_id=event_id, source=source))])
+
+
+def test_a_producer_clock_minutes_fast_cannot_hold_back_real_time_clears() -> None:
+    """One producer 4 minutes fast (inside the 5-minute future allowance) used to push the
+    watermark 4 minutes ahead: every real-time clear after it was "late" and the alert stayed firing."""
+    h = Live()
+    now = T0
+    assert h.at(now).one(95, now + 4 * MIN, "fast-1") == [("firing", "critical")]
+    assert h.at(now + 1000).one(10, now + 1000, "real-1") == [("resolved", "critical")]
+    # and it keeps working while the fast producer keeps sending
+    assert h.at(now + 2000).one(95, now + 4 * MIN + 2000, "fast-2") == [("firing", "critical")]
+    assert h.at(now + 3000).one(10, now + 3000, "real-2") == [("resolved", "critical")]
+    assert h.suppressed == {}
+
+
+def test_a_burst_from_a_clock_slightly_ahead_is_applied_in_its_own_order() -> None:
+    h = Live().at(T0)
+    values = [(80, T0 + 50), (85, T0 + 51), (10, T0 + 52)]  # all a little ahead of the worker, one batch
+    assert h.run([(0, metric(v, at, event_id=f"b{at}")) for v, at in values]) == [
+        ("firing", "warning"),
+        ("resolved", "warning"),
+    ]
+    assert h.suppressed == {"dedup": 1}
+
+
+def test_an_event_older_than_the_lateness_bound_is_refused_and_counted() -> None:
+    """A 2-hour-old breach used to fire as a new alert."""
+    h = Live().at(T0)
+    assert h.one(95, T0 - 2 * 3600 * 1000, "old") == []
+    assert h.suppressed == {"late": 1}
+    assert h.store == {}
+    assert h.one(95, T0 - 59 * MIN, "recent") == [("firing", "critical")]  # inside the default hour
+
+
+def test_the_lateness_bound_is_per_rule() -> None:
+    h = Live(max_lateness_seconds=6 * 3600).at(T0)
+    assert h.one(95, T0 - 2 * 3600 * 1000, "old") == [("firing", "critical")]
+
+
+def test_out_of_order_same_millisecond_and_redelivered_events_are_counted() -> None:
+    h = Live().at(T0 + 10_000)
+    assert h.one(80, T0 + 5000, "e1") == [("firing", "warning")]
+    assert h.one(10, T0 + 1000, "older") == []  # out of order: an earlier reading arriving late
+    assert h.one(10, T0 + 5000, "same-ms") == []  # the same millisecond: the first one wins
+    assert h.one(80, T0 + 5000, "e1") == []  # a redelivery
+    assert h.suppressed == {"out_of_order": 3}
+    assert h.one(10, T0 + 6000, "e2") == [("resolved", "warning")]
+
+
+def test_rows_from_before_the_raw_watermark_replay_as_no_ops() -> None:
+    """A row stored before ``last_at`` existed takes its watermark as the newest time applied."""
+    h = Live().at(T0 + 10_000)
+    h.one(80, T0 + 5000, "e1")
+    fp, (p, row) = next(iter(h.store.items()))
+    h.store[fp] = [p, row[: len(row) - 1]]  # as written by the previous layout
+    assert EpisodeState.from_row(row[: len(row) - 1]).last_at == T0 + 5000
+    assert h.one(80, T0 + 5000, "e1") == []
+    assert h.suppressed == {"out_of_order": 1}

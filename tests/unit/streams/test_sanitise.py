@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
 
 from alertstream.streams.sanitise import (
     MAX_DETAILS_BYTES,
@@ -10,6 +13,7 @@ from alertstream.streams.sanitise import (
     MAX_SUMMARY,
     TRUNCATED,
     details_json,
+    install_log_redaction,
     redact_text,
     sanitise_dict,
     summary_text,
@@ -93,3 +97,37 @@ def test_summary_is_one_line_redacted_and_bounded() -> None:
     assert len(text) == MAX_SUMMARY
     assert "\n" not in text
     assert "bob@example.com" not in text
+
+
+def test_log_records_are_redacted_message_arguments_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    previous = logging.getLogRecordFactory()
+    install_log_redaction()
+    try:
+        log = logging.getLogger("alertstream.test.redaction")
+        log.warning("latest: labels.%s: expected a string", "jane.doe@example.com")
+        try:
+            raise ValueError("patient ssn 123-45-6789, call 555-867-5309")
+        except ValueError:
+            log.exception("evaluation failed")
+    finally:
+        logging.setLogRecordFactory(previous)
+    text = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
+    assert "[EMAIL_REDACTED]" in text
+    assert "XXX-XX-XXXX" in text
+    for canary in ("jane.doe@example.com", "123-45-6789", "555-867-5309"):
+        assert canary not in text
+
+
+def test_a_redacted_record_still_formats_under_fausts_formatter() -> None:
+    """Faust's (mode's) formatter re-processes ``record.args``: a redacted record must stay valid."""
+    import io
+
+    from mode.utils.logging import ExtensionFormatter
+
+    previous = logging.getLogRecordFactory()
+    install_log_redaction()
+    try:
+        record = logging.getLogger("x").makeRecord("x", logging.WARNING, "f", 1, "to %s", ("a@example.com",), None)
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert ExtensionFormatter(stream=io.StringIO(), fmt="%(message)s").format(record) == "to [EMAIL_REDACTED]"
