@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	command -v prometheus >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
 	  || echo "prometheus not installed: metric tests against a real Prometheus will be skipped"; }
+	@# a real headless browser for the page tests (Debian's chromium; Playwright drives it by its path)
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+	  || echo "chromium not installed: browser tests will be skipped"; }
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -45,6 +45,7 @@ from alertstream.schemas.topics import TopicNames
 PARTS: dict[str, tuple[str, str]] = {
     "evaluator": ("alertstream.bench.evaluator", "run_evaluator_bench"),
     "delivery": ("alertstream.bench.delivery", "run_delivery_bench"),
+    "backtest": ("alertstream.bench.backtest", "run_backtest_bench"),
 }
 
 
