@@ -45,6 +45,7 @@ class Alertmanager:
         }
         (self.dir / "am.yml").write_text(yaml.safe_dump(config))
         self.port = free_port()
+        log = (self.dir / "am.log").open("wb")
         self.proc = subprocess.Popen(
             [
                 path,
@@ -55,9 +56,10 @@ class Alertmanager:
                 "--log.level=warn",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=(self.dir / "am.log").open("wb"),
+            stderr=log,
             stdin=subprocess.DEVNULL,
         )
+        log.close()  # the child holds its own descriptor
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -179,7 +179,7 @@ async def _raw_posts(url: str, requests: int, concurrency: int = 100) -> float:
         return requests / (time.perf_counter() - started)
 
 
-def _alertmanager(path: str, sink: Sink, alerts: int, rate: float, seconds: float) -> dict[str, Any]:
+def _alertmanager(path: str, sink: Sink, alerts: int, rate: float, seconds: float, idle: float) -> dict[str, Any]:
     am = Alertmanager(path, sink.url("/am"))
     out: dict[str, Any] = {}
     try:
@@ -190,8 +190,8 @@ def _alertmanager(path: str, sink: Sink, alerts: int, rate: float, seconds: floa
         out["am_rss_mb_fresh"] = rss_mb(am.proc.pid)
         time.sleep(2.0)
         before = CpuSample.take(pid)
-        time.sleep(10.0)
-        out["am_idle_cores"] = round(CpuSample.take(pid).since(before)["alertmanager"] / 10, 4)
+        time.sleep(idle)
+        out["am_idle_cores"] = round(CpuSample.take(pid).since(before)["alertmanager"] / idle, 4)
         sink.ask("reset")
         before = CpuSample.take(pid)
         t0 = time.time() * 1000
@@ -234,6 +234,7 @@ def run_e2e_bench(
     delivers: int = 1,
     paced_rate: float = 100.0,
     paced_seconds: float = 20.0,
+    idle_seconds: float = 10.0,
     with_alertmanager: bool = True,
 ) -> dict[str, Any]:
     alerts = min(events, 10_000)
@@ -254,7 +255,7 @@ def run_e2e_bench(
         run.warm_up()
         for name, pid in pipeline.pids().items():
             out[f"rss_mb_fresh_{name}"] = rss_mb(pid)
-        out.update(run.idle())
+        out.update(run.idle(idle_seconds))
         burst = run.burst(alerts)
         if burst["distinct"] != alerts or burst["duplicates"]:
             raise RuntimeError(f"not exactly once: {burst['distinct']} distinct of {alerts}, {burst['duplicates']} dup")
@@ -279,7 +280,7 @@ def run_e2e_bench(
         out["raw_posts_per_s"] = round(asyncio.run(_raw_posts(sink.url("/raw"), 10_000)), 1)
         path = binary() if with_alertmanager else None
         if path is not None:
-            out.update(_alertmanager(path, sink, alerts, paced_rate, paced_seconds))
+            out.update(_alertmanager(path, sink, alerts, paced_rate, paced_seconds, idle_seconds))
             if out.get("am_notifications_per_cpu_s"):
                 out["vs_alertmanager_per_cpu"] = round(
                     out["e2e_notifications_per_cpu_s"] / out["am_notifications_per_cpu_s"], 3
