@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	command -v prometheus >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
 	  || echo "prometheus not installed: metric tests against a real Prometheus will be skipped"; }
+	@# Alertmanager + amtool (Debian's package): the incumbent beside us in the e2e bench, amtool against our API
+	command -v amtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; } \
+	  || echo "prometheus-alertmanager not installed: the comparison and amtool tests will be skipped"; }
 	@# a real headless browser for the page tests (Debian's chromium; Playwright drives it by its path)
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
