@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+#: command:Debian package pairs installed by the venv target when missing
+SYSTEM_TOOLS := prometheus:prometheus amtool:prometheus-alertmanager chromium:chromium
 
 .PHONY: venv test unit integration lint dev bench clean
 
@@ -12,18 +14,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	$(BIN)/python deploy/install_helm.py $(BIN)
-	@# a real Prometheus for the metric tests (Debian's package); skipped with a reason where apt is unavailable
-	command -v prometheus >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
-	  || echo "prometheus not installed: metric tests against a real Prometheus will be skipped"; }
-	@# Alertmanager + amtool (Debian's package): the incumbent beside us in the e2e bench, amtool against our API
-	command -v amtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; } \
-	  || echo "prometheus-alertmanager not installed: the comparison and amtool tests will be skipped"; }
-	@# a real headless browser for the page tests (Debian's chromium; Playwright drives it by its path)
-	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
-	  || echo "chromium not installed: browser tests will be skipped"; }
+	@# Debian packages for the real-parts tests: Prometheus (metric tests), Alertmanager + amtool (API
+	@# compatibility, the bench's comparison), Chromium (page tests). Skipped with a reason without root/apt.
+	missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	      || echo "could not install$$missing: the tests that need them will be skipped"; \
+	  else echo "not installed:$$missing (needs root and apt): the tests that need them will be skipped"; fi; \
+	fi
 	touch $(STAMP)
 
 venv: $(STAMP)
