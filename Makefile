@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+#: command:Debian package pairs installed by the venv target when missing
+SYSTEM_TOOLS := prometheus:prometheus amtool:prometheus-alertmanager chromium:chromium
 
 .PHONY: venv test unit integration lint dev bench clean
 
@@ -12,16 +14,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	$(BIN)/python deploy/install_helm.py $(BIN)
-	@# a real Prometheus for the metric tests (Debian's package); skipped with a reason where apt is unavailable
-	command -v prometheus >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
-	  || echo "prometheus not installed: metric tests against a real Prometheus will be skipped"; }
+	@# Debian packages for the real-parts tests: Prometheus (metric tests), Alertmanager + amtool (API
+	@# compatibility, the bench's comparison), Chromium (page tests). Skipped with a reason without root/apt.
+	missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	      || echo "could not install$$missing: the tests that need them will be skipped"; \
+	  else echo "not installed:$$missing (needs root and apt): the tests that need them will be skipped"; fi; \
+	fi
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+# Two pytest workers (one test file at a time each, so module fixtures stay whole): each starts its
+# own broker and database, and most integration time is waiting, so two halve the wall time.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -16,7 +16,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from alertstream import cli_api, cli_consumers, cli_streams
+from alertstream import cli_api, cli_backtest, cli_consumers, cli_streams
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.config import AlertstreamConfig, load_config
@@ -204,6 +204,7 @@ def _register(sub: typer.Typer) -> None:
 _register(cli_streams.app)
 _register(cli_consumers.app)
 _register(cli_api.app)
+_register(cli_backtest.app)
 
 
 def main() -> None:

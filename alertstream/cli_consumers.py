@@ -7,11 +7,11 @@ import json
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
+from alertstream.cli_time import parse_instant
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
@@ -53,17 +53,7 @@ def _codec(settings: Settings) -> Codec:
 
 def _time(value: str | None) -> int | None:
     """RFC 3339 or epoch milliseconds → epoch ms."""
-    if value is None:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is neither RFC 3339 nor epoch milliseconds") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return None if value is None else parse_instant(value)
 
 
 # The arguments several commands share, declared once.

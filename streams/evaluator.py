@@ -72,6 +72,8 @@ class BatchResult:
     #: fingerprint -> (partition, row or None = delete)
     writes: dict[str, tuple[int, list[Any] | None]] = field(default_factory=dict)
     suppressed: Counter[str] = field(default_factory=Counter)
+    #: The same suppressions by (rule id, reason): the backtest reports them per rule.
+    suppressed_by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def alert_id(fingerprint: str, status: str, at: int, reason: str) -> str:
@@ -143,12 +145,14 @@ class Evaluator:
                         assert after is not None
                         after = deny(before, after)
                         result.suppressed["rate_limit"] += 1
+                        result.suppressed_by_rule[(obs.rule.id, "rate_limit")] += 1
                     else:
                         result.alerts.append(self._alert(obs, decision, "firing", admission.rate_limited, now))
                 elif decision.action == "resolve":
                     result.alerts.append(self._alert(obs, decision, "resolved", False, now))
                 elif decision.action == "drop" or (decision.action == "suppress" and decision.reason != "pending"):
                     result.suppressed[decision.reason] += 1  # late / out_of_order / dedup / grouped
+                    result.suppressed_by_rule[(obs.rule.id, decision.reason)] += 1
                 cache[fp] = after  # also when unchanged: the next event of this key skips the table
                 if after is not before:
                     result.writes[fp] = (partition, after.to_row() if after else None)

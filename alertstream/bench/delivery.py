@@ -15,10 +15,7 @@ Figures, all against a local HTTP sink running in its own process:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,6 +24,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 
+from alertstream.bench.sink import Sink
 from alertstream.consumers.channels import build_channel
 from alertstream.consumers.db import create_schema, drop_schema
 from alertstream.consumers.deliver import DeliveryService
@@ -35,89 +33,6 @@ from alertstream.runtime.topic_admin import create_topics
 from alertstream.schemas.codec import ALERT, Codec
 from alertstream.schemas.config import AlertstreamConfig, load_config, parse_config
 from alertstream.schemas.topics import TopicNames
-
-
-def sink_main() -> None:
-    """The sink process (``python -c``): answers 200, records (receive time - emitted_at) per POST.
-
-    Speaks one JSON line per command on stdin/stdout: count, reset, latencies, stop.
-    """
-    from aiohttp import web
-
-    async def main() -> None:
-        latencies: list[float] = []
-        ids: set[str] = set()
-
-        async def handle(request: web.Request) -> web.Response:
-            body = await request.read()
-            now = time.time() * 1000
-            ids.add(request.headers.get("webhook-id", ""))
-            if request.path == "/hook":
-                emitted = json.loads(body).get("emitted_at") or 0
-                latencies.append(now - emitted)
-            return web.Response(status=200)
-
-        app = web.Application(handler_args={"access_log": None})
-        app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", [])
-        print(json.dumps(sockets[0].getsockname()[1]), flush=True)
-        loop = asyncio.get_running_loop()
-        while True:
-            cmd = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
-            if cmd == "count":
-                answer: Any = [len(latencies), len(ids)]
-            elif cmd == "reset":
-                latencies.clear()
-                ids.clear()
-                answer = True
-            elif cmd == "latencies":
-                answer = latencies
-            else:
-                break
-            print(json.dumps(answer), flush=True)
-        await runner.cleanup()
-
-    asyncio.run(main())
-
-
-class Sink:
-    """The HTTP sink in its own process, so it does not share the delivery process's core."""
-
-    def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from alertstream.bench.delivery import sink_main; sink_main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._proc.stdout is not None
-        self.port: int = json.loads(self._proc.stdout.readline())
-
-    def ask(self, cmd: str) -> Any:
-        assert self._proc.stdin is not None
-        assert self._proc.stdout is not None
-        self._proc.stdin.write(cmd + "\n")
-        self._proc.stdin.flush()
-        return json.loads(self._proc.stdout.readline())
-
-    def close(self) -> None:
-        assert self._proc.stdin is not None
-        with contextlib.suppress(OSError):
-            self._proc.stdin.write("stop\n")
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
 
 
 def _alert(i: int, emitted_ms: int) -> dict[str, Any]:
@@ -261,8 +176,7 @@ async def _pipeline(
         # dedicated core would do on this machine
         cpu = time.process_time() - cpu0
         result["webhook_deliveries_per_cpu_s"] = round((deliveries - first_count) / cpu, 1) if cpu else None
-        got = sink.ask("count")
-        result["sink_distinct_ids"] = got[1]
+        result["sink_distinct_ids"] = int(sink.stats("/hook")["distinct"])
         sink.ask("reset")
         # latency at a fixed offered rate
         sent_before = service.stats.sent
@@ -286,7 +200,7 @@ async def _pipeline(
         thread.start()
         await asyncio.to_thread(thread.join)
         assert await _wait(lambda: service.stats.sent >= sent_before + total, 60), "paced alerts not delivered"
-        latencies = sorted(sink.ask("latencies"))
+        latencies = sorted(sink.ask("latencies /hook"))
         result["latency_offered_per_s"] = rate
         result["latency_alerts"] = len(latencies)
         result["latency_p50_ms"] = round(latencies[len(latencies) // 2], 2)

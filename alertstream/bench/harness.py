@@ -46,6 +46,9 @@ PARTS: dict[str, tuple[str, str]] = {
     "evaluator": ("alertstream.bench.evaluator", "run_evaluator_bench"),
     "delivery": ("alertstream.bench.delivery", "run_delivery_bench"),
     "api": ("alertstream.bench.api", "run_api_bench"),
+    "backtest": ("alertstream.bench.backtest", "run_backtest_bench"),
+    "e2e": ("alertstream.bench.e2e", "run_e2e_bench"),
+    "e2e-scale": ("alertstream.bench.e2e", "run_e2e_scale_bench"),
 }
 
 
@@ -176,7 +179,12 @@ def run_bench(settings: Settings, parts: list[str], events: int, out_dir: Path) 
             if part is None:
                 report.parts[name] = {"status": "not in this build"}
                 continue
-            offered = {"bootstrap": info.bootstrap, "database_url": info.database_url, "events": events}
+            offered = {
+                "bootstrap": info.bootstrap,
+                "database_url": info.database_url,
+                "events": events,
+                "pids": dict(info.pids),
+            }
             accepted = inspect.signature(part).parameters
             report.parts[name] = part(**{k: v for k, v in offered.items() if k in accepted})
     report.ceiling["bench_process_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -53,3 +53,33 @@ def test_a_part_can_name_its_own_ceiling_and_offered_rates_are_not_ratios() -> N
     }
     report.parts["evaluator"] = {"events_per_s": 100.0}
     assert report.ratios() == {"delivery.deliveries_per_s": 0.25, "evaluator.events_per_s": 0.1}
+
+
+def test_e2e_part_delivers_every_alert_exactly_once_and_reports_every_figure(stack: StackInfo) -> None:
+    from alertstream.bench.alertmanager import binary
+    from alertstream.bench.e2e import run_e2e_bench
+
+    out = run_e2e_bench(
+        stack.bootstrap, stack.database_url, dict(stack.pids), 300, paced_rate=50, paced_seconds=2, idle_seconds=1
+    )
+    assert out["exactly_once"] is True
+    assert out["alerts"] == 300
+    for figure in (
+        "e2e_notifications_per_s",
+        "e2e_notifications_per_cpu_s",
+        "burst_p50_ms",
+        "burst_p99_ms",
+        "paced_p50_ms",
+        "paced_p99_ms",
+        "idle_cores_total",
+        "raw_posts_per_s",
+        "dup_heavy_events_per_s",
+        "rss_mb_fresh_worker-0",
+        "rss_mb_after_deliver-0",
+    ):
+        assert out[figure] > 0, figure
+    if "tansu" in stack.pids:
+        assert out["burst_cpu_s_broker"] > 0  # the broker's CPU is part of the cost
+    if binary() is not None:
+        assert out["am_duplicates"] == 0
+        assert out["am_notifications_per_cpu_s"] > 0
