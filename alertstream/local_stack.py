@@ -21,6 +21,7 @@ import importlib.util
 import logging
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -54,11 +55,33 @@ class StackInfo:
     pids: dict[str, int] = field(default_factory=dict)
 
 
+#: Where listening ports for local processes are picked: below Linux's ephemeral range
+#: (32768-60999), so an outgoing connection's local port cannot take a port between the moment it
+#: is picked and the moment the child binds it. ``ALERTSTREAM_LOCAL_PORT_RANGE=LO-HI`` narrows it
+#: (the tests give each pytest-xdist worker its own slice, so two workers never pick the same).
+DEFAULT_PORT_RANGE = (20000, 32767)
+
+
+def _port_range() -> tuple[int, int]:
+    text = os.environ.get("ALERTSTREAM_LOCAL_PORT_RANGE", "")
+    lo, sep, hi = text.partition("-")
+    if sep and lo.isdigit() and hi.isdigit() and 1024 <= int(lo) < int(hi) <= 65535:
+        return int(lo), int(hi)
+    return DEFAULT_PORT_RANGE
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback port free right now, from the local port range (see :data:`DEFAULT_PORT_RANGE`)."""
+    lo, hi = _port_range()
+    for _ in range(500):
+        port = random.randint(lo, hi)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise LocalStackError(f"no free loopback port in {lo}-{hi}")
 
 
 def die_with_parent(sig: int, uid: int | None = None, gid: int | None = None) -> Callable[[], None]:

@@ -15,10 +15,21 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from alertstream.local_stack import LocalStack, StackInfo
+from alertstream.local_stack import DEFAULT_PORT_RANGE, LocalStack, StackInfo
 from alertstream.runtime.settings import Settings
 from alertstream.runtime.topic_admin import create_topics
 from alertstream.schemas.config import load_config
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker picks local ports from its own slice (alertstream.local_stack)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        lo, hi = DEFAULT_PORT_RANGE
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+        size = (hi - lo) // max(count, 1)
+        start = lo + int(worker[2:]) * size
+        os.environ["ALERTSTREAM_LOCAL_PORT_RANGE"] = f"{start}-{start + size - 1}"
 
 
 @pytest.fixture(scope="session")

@@ -54,8 +54,9 @@ def test_explain_names_the_rule_version_threshold_events_and_preceding_suppressi
     settings: Settings, worker: WorkerProcess
 ) -> None:
     warm_up(settings, worker)
-    start = int(time.time() * 1000) - 3_600_000
-    start -= start % 600_000  # every event in one dedup window
+    # every event in one dedup window, inside the rules' lateness bound (1 h before the worker's now)
+    start = int(time.time() * 1000) - 1_800_000
+    start -= start % 600_000
     values = [75.0, 76.0, 77.0, 78.0, 95.0]  # warning fires; three repeats folded; critical escalates
     events = [MetricEvent(f"ex-{n}", "acme", "cpu_percent", v, "db-7", start + n * 1000) for n, v in enumerate(values)]
     publish(settings, events)
