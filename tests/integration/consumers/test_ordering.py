@@ -96,17 +96,26 @@ async def test_a_resolve_delivered_first_supersedes_its_failed_firing_even_acros
     outcomes = read_topic(settings.kafka_bootstrap, settings.topics.deliveries, 6)
     codec = Codec()
     records = [codec.decode(r.value, DELIVERY_OUTCOME) for r in outcomes]
-    got = sorted((o["delivery_id"], o["outcome"]) for o in records)
+    names = {
+        v: k
+        for k, v in {
+            "firing1": ids[firing1["alert_id"]],
+            "resolve1": ids[resolve1["alert_id"]],
+            "firing2": ids[firing2["alert_id"]],
+            "resolve2": ids[resolve2["alert_id"]],
+        }.items()
+    }
+    got = sorted((names.get(o["delivery_id"], o["delivery_id"]), o["outcome"], o["attempt"]) for o in records)
     assert got == sorted(
         [
-            (ids[firing1["alert_id"]], "retrying"),
-            (ids[firing1["alert_id"]], "superseded"),
-            (ids[resolve1["alert_id"]], "sent"),
-            (ids[firing2["alert_id"]], "retrying"),
-            (ids[firing2["alert_id"]], "superseded"),
-            (ids[resolve2["alert_id"]], "sent"),
+            ("firing1", "retrying", 1),
+            ("firing1", "superseded", 1),
+            ("resolve1", "sent", 1),
+            ("firing2", "retrying", 1),
+            ("firing2", "superseded", 1),
+            ("resolve2", "sent", 1),
         ]
-    )
+    ), got
     assert metric_deltas(before, deliver_metrics("webhook")) == {
         "notifications_sent": 2,
         "notifications_retrying": 2,
