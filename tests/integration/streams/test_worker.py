@@ -207,13 +207,15 @@ def test_two_workers_share_one_rate_limit_per_tenant(
     warm_up(settings, a, b)
     time.sleep(3)  # let the group settle after both joined
     now = int(time.time() * 1000)
-    window = now - now % 3_600_000
+    # every event in one rate-limit window (the hour), and recent: an event stamped at the start of
+    # the hour could pass the rules' 1 h lateness bound before the test ends (late at :59)
+    base = max(now - now % 3_600_000, now - 300_000)
     base_a, base_b = a.consumed(), b.consumed()
     for i in range(40):  # one new fingerprint each, trickled: each worker sees the other's counts
-        publish(settings, [MetricEvent(f"rl-w{i}", "rl", "cpu_percent", 80.0, f"src-{i}", window + i)])
+        publish(settings, [MetricEvent(f"rl-w{i}", "rl", "cpu_percent", 80.0, f"src-{i}", base + i)])
         time.sleep(0.3)
     publish(
-        settings, [MetricEvent(f"rl-c{i}", "rl", "cpu_percent", 95.0, f"crit-{i}", window + 100 + i) for i in range(5)]
+        settings, [MetricEvent(f"rl-c{i}", "rl", "cpu_percent", 95.0, f"crit-{i}", base + 100 + i) for i in range(5)]
     )
     alerts = settled_alerts(settings, a, b)
     assert a.consumed() > base_a
