@@ -130,15 +130,12 @@ def config_publish(file: Annotated[Path, typer.Argument(help="the YAML config fi
     settings = _settings()
     config = _load_config_or_exit(str(file))
     bootstrap = settings.require_bootstrap()
-    feed = ConfigFeed(bootstrap, settings.topics.config)
-    feed.start()
     try:
-        if not feed.wait_caught_up(30):
-            typer.echo(f"could not read {settings.topics.config} to its end in 30 s", err=True)
-            raise typer.Exit(1)
-        in_force = feed.version
-    finally:
-        feed.stop()
+        current = ConfigFeed.in_force(bootstrap, settings.topics.config)
+    except TimeoutError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    in_force = current.version if current is not None else None
     try:
         publish_config(bootstrap, settings.topics.config, yaml.safe_load(file.read_text("utf-8")), in_force=in_force)
     except ConfigError as exc:

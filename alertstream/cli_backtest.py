@@ -104,15 +104,11 @@ def _in_force(bootstrap: str, settings: Settings) -> tuple[Any, str]:
     """The config the workers run now: the newest valid document on the config topic."""
     from alertstream.streams.config_feed import ConfigFeed
 
-    feed = ConfigFeed(bootstrap, settings.topics.config)
-    feed.start()
     try:
-        if not feed.wait_caught_up(30):
-            typer.echo(f"could not read {settings.topics.config} to its end in 30 s", err=True)
-            raise typer.Exit(1)
-        latest = feed.latest
-    finally:
-        feed.stop()
+        latest = ConfigFeed.in_force(bootstrap, settings.topics.config)
+    except TimeoutError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
     if latest is None:
         typer.echo(f"no config in force on {settings.topics.config}: pass --baseline FILE", err=True)
         raise typer.Exit(2)

@@ -114,6 +114,20 @@ class ConfigFeed:
         log.info("config version %s from %s: %d rules", config.version, where, len(config.rules))
         return True
 
+    @classmethod
+    def in_force(cls, bootstrap: str, topic: str, timeout: float = 30.0) -> Compiled | None:
+        """Read the whole topic once: the config the workers run now (None when there is none).
+
+        Raises TimeoutError when the topic could not be read to its end within ``timeout``."""
+        feed = cls(bootstrap, topic)
+        feed.start()
+        try:
+            if not feed.wait_caught_up(timeout):
+                raise TimeoutError(f"could not read {topic} to its end in {timeout:.0f} s")
+            return feed.latest
+        finally:
+            feed.stop()
+
     def _on_message(self, key: bytes | None, value: bytes | None, _partition: int, offset: int) -> None:
         if key == CONFIG_KEY and value is not None:
             self.apply(value, f"topic {self.topic} offset {offset}")

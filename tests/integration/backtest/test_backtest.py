@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from alertstream.streams.config_feed import ConfigFeed
 from tests.browser import browser_page, needs_chromium
 from tests.integration.streams.script import RULES, scripted_stream
 from tests.integration.streams.worker_proc import WorkerProcess, publish, read_alerts, warm_up, write_config
-from tests.unit.backtest.test_replay_report import _history
+from tests.unit.backtest.test_replay_report import _history, config_doc
 
 pytestmark = pytest.mark.integration
 CODEC = Codec()
@@ -34,36 +35,10 @@ DOCS = ROOT / "docs" / "images"
 
 
 def _configs(tmp: Path) -> tuple[Path, Path]:
-    """The unit test's baseline and proposed configs (same four changes), as files."""
-
-    def doc(version: int, warning: float, mem_for: int, dedup: float, pager: bool) -> dict[str, object]:
-        routes: list[dict[str, object]] = [{"receiver": "ops", "continue": True}]
-        if pager:
-            routes.append({"match": {"severity": "critical"}, "receiver": "pager"})
-        return {
-            "version": version,
-            "rules": [
-                {"id": "cpu", "metric": "cpu", "operator": ">", "warning": warning, "critical": 90, "clear": 60},
-                {"id": "mem", "metric": "mem", "operator": ">", "warning": 80, "clear": 50, "for_count": mem_for},
-                {
-                    "id": "lat",
-                    "metric": "lat",
-                    "operator": ">",
-                    "warning": 1.0,
-                    "dedup_window_seconds": dedup,
-                    "repeat_interval_seconds": 0,
-                },
-            ],
-            "routes": {"receiver": "ops", "routes": routes},
-            "receivers": [
-                {"name": "ops", "channel": "webhook", "url": "https://hooks.example.com/a"},
-                {"name": "pager", "channel": "pagerduty", "routing_key_env": "PD_KEY"},
-            ],
-        }
-
+    """The unit test's baseline and proposed configs (the same four changes), as files."""
     base, proposed = tmp / "baseline.yaml", tmp / "proposed.yaml"
-    base.write_text(yaml.safe_dump(doc(1, 70, 1, 600, False)))
-    proposed.write_text(yaml.safe_dump(doc(2, 80, 3, 60, True)))
+    base.write_text(yaml.safe_dump(config_doc(1, 70, 1, 600, False)))
+    proposed.write_text(yaml.safe_dump(config_doc(2, 80, 3, 60, True)))
     return base, proposed
 
 
@@ -103,6 +78,30 @@ def _groups(bootstrap: str) -> set[str]:
     return {g.group_id for g in admin.list_consumer_groups(request_timeout=10).result().valid}
 
 
+@dataclass(frozen=True)
+class PublishedHistory:
+    """The unit history published to the broker, and the two config files."""
+
+    settings: Settings
+    base: Path
+    proposed: Path
+    first: int
+    last: int
+
+    def backtest(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`alertstream backtest` of proposed vs baseline over exactly the published window."""
+        window = ["--from", str(self.first - 1000), "--to", str(self.last + 1000)]
+        return _run(self.settings, "--config", str(self.proposed), "--baseline", str(self.base), *window, *args)
+
+
+def _recorded(settings: Settings, tmp: Path) -> PublishedHistory:
+    base, proposed = _configs(tmp)
+    # move the history to a 600 s-aligned start about an hour ago (its dedup buckets stay aligned)
+    shift = ((int(time.time() * 1000) - 3_600_000) // 600_000) * 600_000 - _history()[0].at
+    first, last = _publish_recorded(settings, shift)
+    return PublishedHistory(settings, base, proposed, first, last)
+
+
 def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -121,27 +120,11 @@ def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_reports_the_exact_effect_of_each_change_and_writes_nothing(settings: Settings, tmp_path: Path) -> None:
-    base, proposed = _configs(tmp_path)
-    # move the history to a 600 s-aligned start about an hour ago (its dedup buckets stay aligned)
-    shift = ((int(time.time() * 1000) - 3_600_000) // 600_000) * 600_000 - _history()[0].at
-    first, last = _publish_recorded(settings, shift)
+    rec = _recorded(settings, tmp_path)
     offsets_before = _end_offsets(settings.require_bootstrap(), settings.topic_prefix)
     groups_before = _groups(settings.require_bootstrap())
     html = tmp_path / "report.html"
-    done = _run(
-        settings,
-        "--config",
-        str(proposed),
-        "--baseline",
-        str(base),
-        "--from",
-        str(first - 1000),
-        "--to",
-        str(last + 1000),
-        "--json",
-        "--out",
-        str(html),
-    )
+    done = rec.backtest("--json", "--out", str(html))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     by_rule = {r: (row["baseline"]["fired"], row["proposed"]["fired"]) for r, row in report["by_rule"].items()}
@@ -157,34 +140,10 @@ def test_cli_reports_the_exact_effect_of_each_change_and_writes_nothing(settings
     assert _end_offsets(settings.require_bootstrap(), settings.topic_prefix) == offsets_before
     assert _groups(settings.require_bootstrap()) == groups_before
 
-    gate = _run(
-        settings,
-        "--config",
-        str(proposed),
-        "--baseline",
-        str(base),
-        "--from",
-        str(first - 1000),
-        "--to",
-        str(last + 1000),
-        "--fail-on-increase",
-        "4",
-    )
+    gate = rec.backtest("--fail-on-increase", "4")
     assert gate.returncode == 3, gate.stdout + gate.stderr
     assert "5 more notifications" in gate.stderr
-    passes = _run(
-        settings,
-        "--config",
-        str(proposed),
-        "--baseline",
-        str(base),
-        "--from",
-        str(first - 1000),
-        "--to",
-        str(last + 1000),
-        "--fail-on-increase",
-        "5",
-    )
+    passes = rec.backtest("--fail-on-increase", "5")
     assert passes.returncode == 0, passes.stderr
 
 
@@ -208,13 +167,7 @@ def test_config_in_force_replays_to_exactly_the_alerts_the_worker_emitted(
     emitted = read_alerts(settings, sum(script.expected.values()))
     end = int(time.time() * 1000)
 
-    feed = ConfigFeed(settings.require_bootstrap(), settings.topics.config)
-    feed.start()
-    try:
-        assert feed.wait_caught_up(30)
-        in_force = feed.latest
-    finally:
-        feed.stop()
+    in_force = ConfigFeed.in_force(settings.require_bootstrap(), settings.topics.config)
     assert in_force is not None
     history = read_history(settings.require_bootstrap(), settings.topics, CODEC, start, end)
     assert len(history.events) == len(events)
@@ -225,23 +178,9 @@ def test_config_in_force_replays_to_exactly_the_alerts_the_worker_emitted(
 
 @needs_chromium
 def test_html_report_opens_offline_in_chromium_and_shows_the_chart(settings: Settings, tmp_path: Path) -> None:
-    base, proposed = _configs(tmp_path)
-    shift = ((int(time.time() * 1000) - 3_600_000) // 600_000) * 600_000 - _history()[0].at
-    first, last = _publish_recorded(settings, shift)
+    rec = _recorded(settings, tmp_path)
     html = tmp_path / "report.html"
-    done = _run(
-        settings,
-        "--config",
-        str(proposed),
-        "--baseline",
-        str(base),
-        "--from",
-        str(first - 1000),
-        "--to",
-        str(last + 1000),
-        "--out",
-        str(html),
-    )
+    done = rec.backtest("--out", str(html))
     assert done.returncode == 0, done.stderr
     assert f"report: {html}" in done.stdout
     with browser_page() as b:

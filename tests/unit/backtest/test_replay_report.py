@@ -28,7 +28,8 @@ from alertstream.streams.evaluator import Compiled
 T0 = 2_833_334 * 600_000  # a multiple of 600 s: dedup buckets start here
 
 
-def _config(version: int, cpu_warning: float, mem_for: int, lat_dedup: float, pager: bool) -> Compiled:
+def config_doc(version: int, cpu_warning: float, mem_for: int, lat_dedup: float, pager: bool) -> dict[str, Any]:
+    """The config of one side, as the YAML document (the integration test writes it to a file)."""
     routes: list[dict[str, Any]] = [{"receiver": "ops", "continue": True}]
     if pager:
         routes.append({"match": {"severity": "critical"}, "receiver": "pager"})
@@ -52,7 +53,11 @@ def _config(version: int, cpu_warning: float, mem_for: int, lat_dedup: float, pa
             {"name": "pager", "channel": "pagerduty", "routing_key_env": "PD_KEY"},
         ],
     }
-    return Compiled.from_config(parse_config(data, "test"))
+    return data
+
+
+def _config(version: int, cpu_warning: float, mem_for: int, lat_dedup: float, pager: bool) -> Compiled:
+    return Compiled.from_config(parse_config(config_doc(version, cpu_warning, mem_for, lat_dedup, pager), "test"))
 
 
 BASELINE = _config(1, cpu_warning=70, mem_for=1, lat_dedup=600, pager=False)
