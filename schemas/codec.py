@@ -77,12 +77,14 @@ def _version(parsed: Any) -> SchemaVersion:
     if not isinstance(parsed, dict) or parsed.get("type") != "record":
         raise ValueError("an alertstream schema is always a named record")
     canonical = to_parsing_canonical_form(parsed)
+    runtime = parse_schema(parsed)
+    assert isinstance(runtime, dict)  # a record schema parses to a dict
     return SchemaVersion(
         name=parsed["name"],
         parsed=parsed,
         canonical=canonical,
         fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
-        runtime=parse_schema(parsed),
+        runtime=runtime,
     )
 
 
