@@ -48,9 +48,10 @@ _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w.])")
 _PII_KEY_PARTS = ("patient", "ssn", "social_security", "dob", "birth", "email", "phone", "address")
 _PII_KEY = re.compile("|".join(_PII_KEY_PARTS))
-#: Every pattern above needs a digit or an "@" (same ``\d`` as theirs): text with neither is left
-#: as it is after one scan instead of four substitutions (most rule ids, metric names, labels).
-_MAYBE_PII = re.compile(r"[\d@]")
+#: What every pattern above needs at least: an "@" (e-mail) or nine digits (SSN 9, phone 10, card
+#: 13; the same ``\d`` as theirs). Text with neither is left as it is after one scan instead of four
+#: substitutions: rule ids, metric names, most labels and sources, summaries of small values.
+_MAYBE_PII = re.compile(r"@|(?:\d\D*){9}")
 #: ``details`` is encoded by one reused encoder (``json.dumps`` with options builds one per call).
 _JSON = json.JSONEncoder(separators=(",", ":"))
 #: Keys ending in "name" that name things, not people.
