@@ -44,24 +44,33 @@ by :func:`expired`, so memory is bounded by the fingerprints active in the last 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from alertstream.schemas.rules_config import SEVERITY_ORDER
 from alertstream.streams.rules import Observation
 
 Phase = Literal["ok", "pending", "firing"]
 MAX_EVENT_IDS = 10
+#: severity -> rank, 0 = critical (most severe); unknown/empty = least.
+_RANKS: dict[str, int] = {severity: i for i, severity in enumerate(SEVERITY_ORDER)}
+_UNRANKED = len(SEVERITY_ORDER)
 
 
 def _rank(severity: str) -> int:
     """0 = critical (most severe); unknown/empty = least."""
-    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+    return _RANKS.get(severity, _UNRANKED)
 
 
-@dataclass(frozen=True, slots=True)
-class EpisodeState:
-    """Everything remembered about one fingerprint; stored as a list row in the state table."""
+class EpisodeState(NamedTuple):
+    """Everything remembered about one fingerprint; stored as a list row in the state table.
+
+    Immutable like the frozen dataclass it was, but a tuple: :func:`step` makes one or two new
+    states per event, and a tuple is built ~7x faster than an 18-field frozen dataclass, copied
+    with changes (:func:`replace`) ~4x faster, and turned into its row by ``list()``. Fields are
+    only ever appended (rows written by older versions are shorter: :meth:`from_row`).
+    """
 
     phase: Phase
     watermark: int
@@ -84,19 +93,41 @@ class EpisodeState:
     last_at: int = 0
 
     def to_row(self) -> list[Any]:
-        return [getattr(self, name) if name != "event_ids" else list(self.event_ids) for name in _STATE_FIELDS]
+        row: list[Any] = list(self)
+        row[_EVENT_IDS] = list(self.event_ids)
+        return row
 
     @classmethod
-    def from_row(cls, row: list[Any]) -> EpisodeState:
-        # Not strict: a row written before a field was appended lacks it and gets its default.
-        values = dict(zip(_STATE_FIELDS, row, strict=False))
-        values["event_ids"] = tuple(values.get("event_ids", ()))
-        values.setdefault("last_at", values["watermark"])  # rows from before the cap: uncapped
-        return cls(**values)
+    def from_row(cls, row: Sequence[Any]) -> EpisodeState:
+        # A row written before a field was appended lacks it and gets its default; a longer row
+        # (written by a newer version) keeps the fields this version knows.
+        values = list(row[:_WIDTH])
+        if len(values) > _EVENT_IDS:
+            values[_EVENT_IDS] = tuple(values[_EVENT_IDS])
+        if len(values) <= _LAST_AT:  # rows from before the cap: uncapped
+            return cls(*values)._replace(last_at=values[1])
+        return cls(*values)
 
 
-#: The changelog row layout (field order), computed once: rows are built and read per event.
-_STATE_FIELDS = tuple(f.name for f in fields(EpisodeState))
+#: The changelog row layout (field order): positions read per row.
+_STATE_FIELDS = EpisodeState._fields
+_WIDTH = len(_STATE_FIELDS)
+_EVENT_IDS = _STATE_FIELDS.index("event_ids")
+_LAST_AT = _STATE_FIELDS.index("last_at")
+
+
+_tuple_new = tuple.__new__
+
+
+def replace(state: EpisodeState, /, **changes: Any) -> EpisodeState:
+    """A copy of ``state`` with ``changes`` (what ``dataclasses.replace`` did for the dataclass).
+
+    ``EpisodeState._replace`` without its extra calls: this runs once or twice per event."""
+    new: EpisodeState = _tuple_new(EpisodeState, map(changes.pop, _STATE_FIELDS, state))
+    if changes:
+        raise TypeError(f"EpisodeState has no field(s) {sorted(changes)}")
+    return new
+
 
 #: ``drop``: the event is refused for its time (``late``, ``out_of_order``); the state is unchanged.
 Action = Literal["fire", "resolve", "suppress", "drop", "none"]
@@ -119,6 +150,10 @@ class Decision:
 NONE = Decision("none")
 LATE = Decision("drop", "late")
 OUT_OF_ORDER = Decision("drop", "out_of_order")
+#: The suppressions carry no counts: one instance each instead of one per event.
+PENDING = Decision("suppress", "pending")
+DEDUP = Decision("suppress", "dedup")
+GROUPED = Decision("suppress", "grouped")
 
 
 def _ids(state: EpisodeState, event_id: str) -> tuple[str, ...]:
@@ -145,12 +180,14 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
     rule = obs.rule
     if obs.at < now_ms - rule.max_lateness_seconds * 1000:
         return state, LATE
-    capped = min(obs.at, now_ms)  # a clock ahead of the worker's counts as the worker's now
-    if state is not None and obs.at <= state.last_at and capped <= state.watermark:
+    at = obs.at
+    capped = at if at < now_ms else now_ms  # a clock ahead of the worker's counts as the worker's now
+    if state is not None and at <= state.last_at and capped <= state.watermark:
         return state, OUT_OF_ORDER
     ttl = int(rule.group_window_seconds * 1000)
-    watermark = max(capped, state.watermark if state else 0)
-    last_at = max(obs.at, state.last_at if state else 0)
+    # (conditionals rather than max(): this runs for every event)
+    watermark = capped if state is None or capped > state.watermark else state.watermark
+    last_at = at if state is None or at > state.last_at else state.last_at
 
     if obs.severity is None:
         if state is None:
@@ -212,7 +249,7 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
         held = obs.at - state.breach_started >= rule.for_seconds * 1000
         if state.breach_count >= rule.for_count and held:
             return _fire(state, obs, "new")
-        return state, Decision("suppress", "pending")
+        return state, PENDING
 
     # firing
     if not state.notified_at:
@@ -226,9 +263,7 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
     same_bucket = obs.at // window == state.notified_at // window
     if not same_bucket and obs.at - state.notified_at >= rule.repeat_interval_seconds * 1000:
         return _fire(state, obs, "repeat")
-    return replace(state, suppressed_count=state.suppressed_count + 1), Decision(
-        "suppress", "dedup" if same_bucket else "grouped"
-    )
+    return replace(state, suppressed_count=state.suppressed_count + 1), DEDUP if same_bucket else GROUPED
 
 
 def deny(before: EpisodeState | None, fired: EpisodeState) -> EpisodeState:

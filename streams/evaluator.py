@@ -127,35 +127,45 @@ class Evaluator:
         """Evaluate ``events`` (each with its source partition) in order."""
         now = int(self.clock() * 1000)
         rules = self.compiled.rules
+        metric, drift = rules.metric, rules.drift
         result = BatchResult()
+        suppressed, suppressed_by_rule = result.suppressed, result.suppressed_by_rule
+        #: the newest state of every key read or written in this batch (None = no state)
         cache: dict[str, EpisodeState | None] = {}
+        #: keys whose state this batch changed: (partition of the last change, new state)
+        changed: dict[str, tuple[int, EpisodeState | None]] = {}
+        from_row = EpisodeState.from_row
         for partition, event in events:
-            observations = rules.metric(event) if isinstance(event, MetricEvent) else rules.drift(event)
-            for obs in observations:
+            for obs in metric(event) if type(event) is MetricEvent else drift(event):  # type: ignore[arg-type]
                 fp = obs.fingerprint
                 if fp in cache:
                     before = cache[fp]
                 else:
                     stored = get(fp)
-                    before = EpisodeState.from_row(stored[1]) if stored else None
+                    before = from_row(stored[1]) if stored else None
                 after, decision = step(before, obs, now)
-                if decision.action == "fire":
+                action = decision.action
+                if action == "none":
+                    pass
+                elif action == "fire":
                     admission = self.limiter.admit(obs.tenant, decision.severity, obs.at, partition)
                     if not admission.emit:
                         assert after is not None
                         after = deny(before, after)
-                        result.suppressed["rate_limit"] += 1
-                        result.suppressed_by_rule[(obs.rule.id, "rate_limit")] += 1
+                        suppressed["rate_limit"] += 1
+                        suppressed_by_rule[(obs.rule.id, "rate_limit")] += 1
                     else:
                         result.alerts.append(self._alert(obs, decision, "firing", admission.rate_limited, now))
-                elif decision.action == "resolve":
+                elif action == "resolve":
                     result.alerts.append(self._alert(obs, decision, "resolved", False, now))
-                elif decision.action == "drop" or (decision.action == "suppress" and decision.reason != "pending"):
-                    result.suppressed[decision.reason] += 1  # late / out_of_order / dedup / grouped
-                    result.suppressed_by_rule[(obs.rule.id, decision.reason)] += 1
+                elif action == "drop" or decision.reason != "pending":
+                    suppressed[decision.reason] += 1  # late / out_of_order / dedup / grouped
+                    suppressed_by_rule[(obs.rule.id, decision.reason)] += 1
                 cache[fp] = after  # also when unchanged: the next event of this key skips the table
                 if after is not before:
-                    result.writes[fp] = (partition, after.to_row() if after else None)
+                    changed[fp] = (partition, after)
+        # each changed key's row is built once per batch, from its last state
+        result.writes = {fp: (p, None if st is None else st.to_row()) for fp, (p, st) in changed.items()}
         return result
 
     def _alert(self, obs: Observation, d: Decision, status: str, rate_limited: bool, now: int) -> AlertOut:

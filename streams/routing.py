@@ -36,12 +36,22 @@ def _matches(match: Mapping[str, str], attrs: Mapping[str, str], labels: Mapping
     return True
 
 
+#: Routing results remembered per router (the answer is a pure function of the key); emptied when full.
+ROUTE_CACHE = 4096
+
+
 class Router:
-    """A compiled routing tree. ``receivers`` maps receiver name -> channel."""
+    """A compiled routing tree. ``receivers`` maps receiver name -> channel.
+
+    Every alert is routed, and almost all of them share a handful of (tenant, severity, rule,
+    status, labels) combinations: :meth:`routes` remembers its answers (bounded), keyed by *all*
+    of its arguments — the answer must stay a pure function of them (a routing input added later
+    belongs in the key)."""
 
     def __init__(self, root: RouteNode | None, receivers: Mapping[str, str]) -> None:
         self.root = root
         self.receivers = dict(receivers)
+        self._cache: dict[tuple[object, ...], list[Route]] = {}
 
     def _walk(
         self, node: RouteNode, inherited: str | None, attrs: Mapping[str, str], labels: Mapping[str, str]
@@ -58,8 +68,19 @@ class Router:
         return found
 
     def routes(self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str]) -> list[Route]:
+        """The receivers of one alert, de-duplicated in tree order (a new list: callers may keep it)."""
         if self.root is None:
             return []
+        key = (tenant, severity, rule_id, status, tuple(labels.items()))
+        known = self._cache.get(key)
+        if known is None:
+            if len(self._cache) >= ROUTE_CACHE:
+                self._cache.clear()
+            known = self._cache[key] = self._resolve(tenant, severity, rule_id, status, labels)
+        return list(known)
+
+    def _resolve(self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str]) -> list[Route]:
+        assert self.root is not None
         attrs = {"tenant": tenant, "severity": severity, "rule_id": rule_id, "status": status}
         names: Sequence[str] = self._walk(self.root, None, attrs, labels)
         seen: dict[str, Route] = {}

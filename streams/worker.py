@@ -305,11 +305,15 @@ class WorkerApp:
         if result.alerts:
             emitted_at = time.time()
             messages = []
+            emitted: Counter[tuple[str, str]] = Counter()
+            encode, topic, latency = self.codec.encode, self.topics.alerts, m.EVENT_TO_ALERT.observe
             for alert in result.alerts:
                 record = alert.record
-                messages.append((alert.fingerprint.encode(), self.codec.encode(c.ALERT, record, self.topics.alerts)))
-                m.ALERTS_EMITTED.labels(severity=record["severity"], status=record["status"]).inc()
-                m.EVENT_TO_ALERT.observe(max(0.0, emitted_at - alert.occurred_at / 1000))
+                messages.append((alert.fingerprint.encode(), encode(c.ALERT, record, topic)))
+                emitted[(record["severity"], record["status"])] += 1
+                latency(max(0.0, emitted_at - alert.occurred_at / 1000))
+            for (severity, status), count in emitted.items():  # one labelled child per pair, not per alert
+                m.ALERTS_EMITTED.labels(severity=severity, status=status).inc(count)
             await self.confirm_alerts(messages)
         state = self.state
         for fp, (partition, row) in result.writes.items():
@@ -409,4 +413,9 @@ def run_worker(
     """Run until SIGINT/SIGTERM (Faust's worker handles both and stops cleanly)."""
     install_log_redaction()  # no log line of this process carries PII patterns
     worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec, health=health)
-    faust.Worker(worker.app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    runner = faust.Worker(worker.app, loglevel="WARNING", quiet=True)
+    # Faust's terminal spinner sets the *root logger* to DEBUG (to spin on every record) and it
+    # stays there after start-up: every library's debug call then built a record and ran the
+    # handlers (aiokafka logs one per message sent). Without the spinner the root stays at WARNING.
+    runner.spinner = None
+    runner.execute_from_commandline()

@@ -7,6 +7,10 @@
 * **Latency**: then a paced stream of probe events, each breaching a rule on a fresh fingerprint
   (so every one must become an alert at once), is published; p50/p99 of *alert readable on
   ``alerts``* minus *event ``occurred_at``* (set when the probe is produced) is event→alert latency.
+* **CPU**: the worker's CPU-seconds (from /proc) over the same first-to-last window, per event
+  (``worker_cpu_us_per_event``) — far less sensitive to the other load on a shared machine than
+  wall time. Then a second backlog where every event breaches a rule on a fresh fingerprint (each
+  must become one alert): the worker's CPU per emitted alert (``fire_cpu_us_per_alert``).
 * **Ceiling**: a raw confluent-kafka consume→produce passthrough of the same backlog on the same
   broker in the same run; throughput is reported as a ratio to it.
 """
@@ -27,6 +31,7 @@ import yaml
 from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 
 from alertstream.bench.harness import produce_batch
+from alertstream.bench.procstat import cpu_seconds
 from alertstream.local_stack import free_port
 from alertstream.runtime.kafka_clients import consumer_config, producer_config
 from alertstream.runtime.metrics import scrape
@@ -38,11 +43,13 @@ from alertstream.schemas.events import MetricEvent
 from alertstream.schemas.topics import TopicNames
 
 PROBE_METRIC = "bench_probe"
+#: Events of the fire-every-time backlog (each on a fresh fingerprint, each one alert).
+FIRE_EVENTS = 10_000
 
 
-def consumed(port: int) -> float:
-    """Sum of alertstream_events_consumed_total scraped from the worker (-1 if not up yet)."""
-    samples = scrape(port, "alertstream_events_consumed_total")
+def consumed(port: int, metric: str = "alertstream_events_consumed_total") -> float:
+    """Sum of a counter (default: events consumed) scraped from the worker (-1 if not up yet)."""
+    samples = scrape(port, metric)
     return -1.0 if samples is None else sum(value for _, value in samples)
 
 
@@ -89,7 +96,8 @@ def run_evaluator_bench(
             stderr=subprocess.DEVNULL,
         )
         try:
-            rate, rss = _drain(worker, port, events, timeout)
+            rate, cpu_per_event, rss = _drain(worker, port, events, timeout)
+            cpu_per_alert = _fire_all(bootstrap, topics, worker, port, FIRE_EVENTS, timeout)
             latencies = _latency(bootstrap, topics, probes, probe_rate, timeout)
         finally:
             worker.terminate()
@@ -104,6 +112,9 @@ def run_evaluator_bench(
         # The ceiling this part's ratio is taken against: the passthrough of this same backlog.
         "ceiling": "passthrough_events_per_s",
         "passthrough_events_per_s": round(ceiling, 1),
+        "worker_cpu_us_per_event": round(cpu_per_event * 1e6, 2),
+        "fire_alerts": FIRE_EVENTS,
+        "fire_cpu_us_per_alert": round(cpu_per_alert * 1e6, 2),
         "event_to_alert_p50_ms": round(_percentile(latencies, 0.50), 2),
         "event_to_alert_p99_ms": round(_percentile(latencies, 0.99), 2),
         "event_to_alert_mean_ms": round(statistics.fmean(latencies), 2),
@@ -123,25 +134,55 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _drain(worker: subprocess.Popen[bytes], port: int, events: int, timeout: float) -> tuple[float, float]:
-    """Wait for the worker to consume the backlog; (events/s from first to last consumed, RSS MB)."""
+def _drain(worker: subprocess.Popen[bytes], port: int, events: int, timeout: float) -> tuple[float, float, float]:
+    """Wait for the worker to consume the backlog; (events/s from first to last consumed, CPU
+    seconds per event over the same window, RSS MB)."""
     deadline = time.monotonic() + timeout
     start: float | None = None
-    start_count = 0.0
+    start_count = start_cpu = 0.0
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"worker exited with {worker.returncode}")
         count = consumed(port)
         now = time.perf_counter()
         if count > 0 and start is None:
-            start, start_count = now, count
+            start, start_count, start_cpu = now, count, cpu_seconds(worker.pid)
         if count >= events and start is not None:
             # the first scrape saw start_count already consumed: extrapolate the start back
             elapsed = now - start
-            rate = (count - start_count) / elapsed if elapsed > 0 and count > start_count else float(count)
-            return rate, _rss_mb(worker.pid)
+            moved = count - start_count
+            rate = moved / elapsed if elapsed > 0 and moved > 0 else float(count)
+            cpu = (cpu_seconds(worker.pid) - start_cpu) / moved if moved > 0 else float("nan")
+            return rate, cpu, _rss_mb(worker.pid)
         time.sleep(0.05)
     raise RuntimeError("worker did not drain the backlog in time")
+
+
+def _fire_all(
+    bootstrap: str, topics: TopicNames, worker: subprocess.Popen[bytes], port: int, count: int, timeout: float
+) -> float:
+    """``count`` events each breaching the probe rule on a fresh fingerprint, produced at once to
+    the running worker; its CPU seconds per alert emitted (all of them must be)."""
+    codec = Codec()
+    run = uuid.uuid4().hex[:6]
+    now_ms = int(time.time() * 1000)
+    messages = []
+    for i in range(count):
+        event = MetricEvent(f"f{run}{i}", "bench", PROBE_METRIC, 1.0, f"fire-{run}-{i}", now_ms)
+        messages.append((event.key(), codec.encode(c.METRIC_EVENT, event.to_record())))
+    emitted = "alertstream_alerts_emitted_total"
+    before_alerts = max(consumed(port, emitted), 0.0)
+    before = cpu_seconds(worker.pid)
+    produce_batch(bootstrap, topics.events_metric, messages)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"worker exited with {worker.returncode}")
+        alerts = consumed(port, emitted) - before_alerts
+        if alerts >= count:
+            return (cpu_seconds(worker.pid) - before) / alerts
+        time.sleep(0.05)
+    raise RuntimeError("the worker did not emit an alert for every fire-all event in time")
 
 
 def _latency(bootstrap: str, topics: TopicNames, probes: int, rate: float, timeout: float) -> list[float]:

@@ -49,6 +49,7 @@ PARTS: dict[str, tuple[str, str]] = {
     "backtest": ("alertstream.bench.backtest", "run_backtest_bench"),
     "e2e": ("alertstream.bench.e2e", "run_e2e_bench"),
     "e2e-scale": ("alertstream.bench.e2e", "run_e2e_scale_bench"),
+    "state": ("alertstream.bench.state", "run_state_bench"),
 }
 
 

@@ -131,3 +131,28 @@ def test_a_redacted_record_still_formats_under_fausts_formatter() -> None:
     finally:
         logging.setLogRecordFactory(previous)
     assert ExtensionFormatter(stream=io.StringIO(), fmt="%(message)s").format(record) == "to [EMAIL_REDACTED]"
+
+
+def _all_four_patterns(text: str) -> str:
+    """redact_text without its pre-check: the four substitutions, always."""
+    from alertstream.streams import sanitise as s
+
+    text = s._SSN.sub("XXX-XX-XXXX", text)
+    text = s._EMAIL.sub("[EMAIL_REDACTED]", text)
+    text = s._CARD.sub(s._card, text)
+    return s._PHONE.sub("[PHONE_REDACTED]", text)
+
+
+def test_the_pre_check_never_skips_text_a_pattern_would_change() -> None:
+    """Text with no "@" and fewer than nine digits is returned unscanned: check against the full
+    chain over every short mix of digits, separators, "@" and letters, and near-miss PII."""
+    import itertools
+    import random
+
+    rng = random.Random(7)
+    alphabet = "0123456789 -.()+@aZ٣"  # incl. a non-ASCII digit: the patterns' \d matches it too
+    samples = ["123-45-678", "123-45-6789", "555 123 456", "(555) 123-4567", "4111111111111", "x@y.io", "٣٣٣-٣٣-٣٣٣٣"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(20_000)]
+    samples += ["".join(p) for p in itertools.product("19 -", repeat=6)]
+    for text in samples:
+        assert redact_text(text) == _all_four_patterns(text), text
