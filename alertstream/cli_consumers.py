@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from alertstream.cli_time import parse_instant
+from alertstream.runtime import event_loop
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
@@ -124,7 +125,7 @@ def deliver(
         )
 
     try:
-        asyncio.run(main())
+        event_loop.run(main())
     finally:
         feed.stop()
 

@@ -61,6 +61,22 @@ class StackInfo:
 #: (the tests give each pytest-xdist worker its own slice, so two workers never pick the same).
 DEFAULT_PORT_RANGE = (20000, 32767)
 
+#: The local stack's choice of client tuning for tansu (runtime.kafka_clients explains the
+#: setting): tansu holds an empty fetch for the whole ``fetch.wait.max.ms`` even when data
+#: arrives meanwhile, so the wait is short here (each pipeline hop waits up to this long), at the
+#: price of the broker answering empty fetches while idle (docs/benchmarks.md, e2e: idle CPU).
+TANSU_FETCH_WAIT_MS = 10
+TANSU_LINGER_MS = 2
+
+
+def tune_for_tansu() -> None:
+    """Give this process and the processes it starts (dev, bench, tests) tansu's client tuning,
+    unless the environment chose already."""
+    from alertstream.runtime.kafka_clients import FETCH_WAIT_ENV, LINGER_ENV
+
+    os.environ.setdefault(FETCH_WAIT_ENV, str(TANSU_FETCH_WAIT_MS))
+    os.environ.setdefault(LINGER_ENV, str(TANSU_LINGER_MS))
+
 
 def _port_range() -> tuple[int, int]:
     text = os.environ.get("ALERTSTREAM_LOCAL_PORT_RANGE", "")
@@ -259,7 +275,9 @@ class LocalStack:
                 return str(container.get_bootstrap_server()), "testcontainers"
             except Exception as exc:  # fall through to a local process, saying why
                 log.warning("testcontainers Kafka failed (%s); starting tansu", exc)
-        return self._start_tansu(), "tansu"
+        bootstrap = self._start_tansu()
+        tune_for_tansu()
+        return bootstrap, "tansu"
 
     def _start_tansu(self) -> str:
         try:

@@ -228,9 +228,7 @@ class DeliveryService:
             await self._close_clients()
             return self.stats
         self.health.set_check("database", True)
-        producer_settings = producer_config(
-            self.bootstrap, max_message_bytes=self.config.topics.max_message_bytes, **{"linger.ms": 2}
-        )
+        producer_settings = producer_config(self.bootstrap, max_message_bytes=self.config.topics.max_message_bytes)
         self.deliveries.producer = AckedProducer(producer_settings, self.channel)
         self.deliveries.producer.start()
         self._consumer = Consumer(
@@ -238,7 +236,6 @@ class DeliveryService:
                 self.bootstrap,
                 self.group,
                 **{
-                    "fetch.wait.max.ms": 10,
                     "enable.partition.eof": False,
                     "on_commit": self._on_commit,
                     **self.health.kafka_callbacks(),

@@ -127,6 +127,9 @@ class Deliveries:
         self.group = group
         self.stats = Stats()
         self.producer: AckedProducer | None = None
+        # the children of the per-notification metrics, looked up once (labels() is not free)
+        self._sent_total = NOTIFICATIONS.labels(channel=channel, outcome="sent")
+        self._latency = NOTIFICATION_LATENCY.labels(channel=channel)
 
     # -- one task ------------------------------------------------------------------------------
 
@@ -214,11 +217,9 @@ class Deliveries:
             self.guards.enable(receiver)
         await self._record_sent(task, result.status)
         self.stats.sent += 1
-        NOTIFICATIONS.labels(channel=self.channel, outcome="sent").inc()
+        self._sent_total.inc()
         if alert.get("emitted_at"):
-            NOTIFICATION_LATENCY.labels(channel=self.channel).observe(
-                max(0.0, time.time() - alert["emitted_at"] / 1000)
-            )
+            self._latency.observe(max(0.0, time.time() - alert["emitted_at"] / 1000))
         await self._outcome(task, "sent", result.status, result.note, latency)
 
     async def _ledger_state(self, task: Task) -> LedgerState:

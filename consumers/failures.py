@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Mapping
+from typing import Protocol
 
 import httpx
 
@@ -64,7 +66,17 @@ def parse_retry_after(value: str | None, now: float | None = None, cap: float = 
     return min(max(delta, 0.0), cap)
 
 
-def check_response(response: httpx.Response, max_retry_after: float = 3600.0) -> None:
+class Response(Protocol):
+    """What a verdict needs of an HTTP answer (an ``httpx.Response`` or ``consumers.http.Answer``)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def check_response(response: Response, max_retry_after: float = 3600.0) -> None:
     """Raise the right DeliveryError for a non-2xx response; return for 2xx."""
     code = response.status_code
     if 200 <= code < 300:

@@ -96,6 +96,9 @@ class _Lane:
         self.ready: deque[Hashable] = deque()  # keys with a waiter and no ticket out, in order
         self.parked = 0
         self.timer: asyncio.TimerHandle | None = None
+        # gauge children looked up once: they are set on every park and hand-out
+        self._parked_gauge = PARKED.labels(channel=channel, receiver=receiver)
+        self._state_gauge = BREAKER_STATE.labels(channel=channel, receiver=receiver)
 
     def can_go_now(self, key: Hashable) -> bool:
         if self.ready or key in self.active or key in self.waiting or self.free <= 0:
@@ -121,7 +124,7 @@ class _Lane:
         if len(queue) == 1 and key not in self.active:
             self.ready.append(key)
         self.parked += 1
-        PARKED.labels(channel=self.channel, receiver=self.receiver).set(self.parked)
+        self._parked_gauge.set(self.parked)
         return fut
 
     def forget(self, key: Hashable, fut: asyncio.Future[Ticket]) -> None:
@@ -131,7 +134,7 @@ class _Lane:
             return
         queue.remove(fut)
         self.parked -= 1
-        PARKED.labels(channel=self.channel, receiver=self.receiver).set(self.parked)
+        self._parked_gauge.set(self.parked)
         if not queue:
             del self.waiting[key]
             if key in self.ready:
@@ -155,7 +158,7 @@ class _Lane:
                     self.ready.appendleft(key)
                 continue
             fut.set_result(self.grant(key))
-        PARKED.labels(channel=self.channel, receiver=self.receiver).set(self.parked)
+        self._parked_gauge.set(self.parked)
 
     def _arm_timer(self) -> None:
         """While open, wake up when the cool-down ends (a probe is out: its verdict wakes us)."""
@@ -189,7 +192,7 @@ class _Lane:
         self._gauge()
 
     def _gauge(self) -> None:
-        BREAKER_STATE.labels(channel=self.channel, receiver=self.receiver).set(_STATE_VALUE[self.breaker.state])
+        self._state_gauge.set(_STATE_VALUE[self.breaker.state])
 
 
 class ReceiverGuards:

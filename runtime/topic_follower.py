@@ -25,13 +25,15 @@ from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from alertstream.runtime.kafka_clients import consumer_config
+from alertstream.runtime.kafka_clients import DEFAULT_FETCH_WAIT_MS, consumer_config
 
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[bytes | None, bytes | None, int, int], None]
 #: Per broker request while starting; short so that :meth:`TopicFollower.stop` is never kept waiting.
 REQUEST_TIMEOUT_S = 1.0
+#: How long the broker may hold a follower's empty fetch: a new record may wait that long.
+FOLLOWER_FETCH_WAIT_MS = DEFAULT_FETCH_WAIT_MS
 
 
 class TopicFollower:
@@ -53,7 +55,10 @@ class TopicFollower:
     def _connect(self) -> Consumer | None:
         """On the thread: assign every partition from the beginning and note where "caught up" is.
         Retries until the broker answers; None when stopped first."""
-        consumer = Consumer(consumer_config(self._bootstrap, self._group, **{"enable.partition.eof": False}))
+        # shared state, not a pipeline hop: the long wait (idle followers cost the broker nothing),
+        # whatever the pipeline's consumers use (runtime.kafka_clients)
+        settings = {"enable.partition.eof": False, "fetch.wait.max.ms": FOLLOWER_FETCH_WAIT_MS}
+        consumer = Consumer(consumer_config(self._bootstrap, self._group, **settings))
         self._consumer = consumer
         failures = 0
         while not self._stop.is_set():

@@ -25,11 +25,13 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from alertstream.runtime.kafka_clients import fetch_wait_ms
+
 #: Messages handed to the handler per call; between calls the event loop runs (heartbeats, I/O).
 CHUNK = 4000
 #: Faust hard-codes aiokafka's fetch_max_wait_ms=1500; the local broker holds an empty fetch for
-#: that long, which showed up as ~0.4 s of event->alert latency at low rates.
-FETCH_MAX_WAIT_MS = 20
+#: that long, which showed up as ~0.4 s of event->alert latency at low rates. So the worker uses
+#: the one fetch-wait setting of every consumer (runtime.kafka_clients.fetch_wait_ms).
 
 #: Awaited before the batch is acked: the worker waits there for its alerts' acknowledgements.
 BulkHandler = Callable[[Sequence[Any]], Awaitable[None]]
@@ -38,7 +40,7 @@ BulkHandler = Callable[[Sequence[Any]], Awaitable[None]]
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_max_wait_ms = fetch_wait_ms()
         return consumer
 
 
