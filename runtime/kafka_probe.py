@@ -19,9 +19,17 @@ from alertstream.runtime.kafka_clients import admin_config, connection
 #: How long a command waits for the broker to answer before giving up.
 PROBE_TIMEOUT_S = 15.0
 
-_QUIET = logging.getLogger("alertstream.kafka.probe")
-_QUIET.propagate = False
-_QUIET.addHandler(logging.NullHandler())
+
+class _Collect(logging.Handler):
+    """Keeps librdkafka's log lines of the probe (they say more than its error callback)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.lines) < 200:
+            self.lines.append(record.getMessage())
 
 
 class KafkaUnavailable(Exception):
@@ -46,8 +54,13 @@ def reason(codes_and_texts: list[tuple[str, str]]) -> str:
         return "the broker's host name does not resolve"
     if "Connection refused" in text:
         return "connection refused"
-    if "Disconnected while requesting ApiVersion" in text or "Disconnected" in text:
-        return "the broker closed the connection (a TLS or SASL listener? check ALERTSTREAM_KAFKA_SECURITY_PROTOCOL)"
+    if "APIVERSION_QUERY" in text or "Disconnected while requesting ApiVersion" in text:
+        return (
+            "the broker closed the connection at the first request "
+            "(a TLS or SASL listener? check ALERTSTREAM_KAFKA_SECURITY_PROTOCOL)"
+        )
+    if "Disconnected" in text:
+        return "the broker closed the connection"
     return "no answer"
 
 
@@ -60,7 +73,11 @@ def check_kafka(bootstrap: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     from confluent_kafka.admin import AdminClient
 
     errors: list[Any] = []
-    admin = AdminClient(admin_config(bootstrap, error_cb=errors.append, logger=_QUIET))
+    lines = _Collect()
+    quiet = logging.getLogger(f"alertstream.kafka.probe.{id(lines)}")
+    quiet.propagate, quiet.handlers = False, [lines]  # none of the attempt's lines reach the output
+    quiet.setLevel(logging.DEBUG)
+    admin = AdminClient(admin_config(bootstrap, error_cb=errors.append, logger=quiet))
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -70,6 +87,7 @@ def check_kafka(bootstrap: str, timeout: float = PROBE_TIMEOUT_S) -> None:
             errors.append(exc.args[0] if exc.args else exc)
         admin.poll(0)  # serve the error callbacks of the attempt
         seen = [(e.name(), e.str()) if hasattr(e, "name") else ("", str(e)) for e in errors]
+        seen += [("log", line) for line in lines.lines]
         why = reason(seen)
         final = why.startswith(_FINAL)
         if final or time.monotonic() >= deadline:
