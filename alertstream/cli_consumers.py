@@ -73,10 +73,11 @@ def deliver(
     from alertstream.consumers.deliver import DeliveryService
     from alertstream.consumers.receiver_feed import ReceiverFeed
     from alertstream.consumers.receivers import ReceiverBook
-    from alertstream.runtime.metrics import serve
+    from alertstream.runtime.metrics import init_delivery_series, serve
 
     settings = load_settings(f"deliver-{channel}")
     config = _config(settings)
+    init_delivery_series(channel, len(config.delivery.retry_delays_seconds))
     # The service migrates the database itself (idempotent: `dev` and fresh deployments need no
     # separate step), waiting for it when it is not up yet instead of exiting.
     dsn = _dsn(settings)
@@ -151,6 +152,12 @@ def store(
             f" unreadable {done.unreadable}"
         )
         return
+    from alertstream.consumers.store import REJECT_REASONS, STORE_REJECTED, STORED, STORED_KINDS
+
+    for kind in STORED_KINDS:  # at zero from the start, so increase() sees the first one
+        STORED.labels(kind=kind)
+    for reason in REJECT_REASONS:
+        STORE_REJECTED.labels(reason=reason)
     health = settings.health()
     serve("store", settings.metrics_port, health)
     stop = threading.Event()

@@ -31,6 +31,7 @@ def worker(
         raise typer.Exit(EXIT_USAGE) from None
     codec = build_codec(settings, config)
     health = settings.health()
+    metrics.init_worker_series()
     metrics.serve("worker", settings.metrics_port, health)
     bootstrap = kafka_bootstrap(settings)
     run_worker(bootstrap, settings.topics, config, publish=publish_config, codec=codec, health=health)

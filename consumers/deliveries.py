@@ -44,7 +44,7 @@ from alertstream.consumers.task_messages import (
     set_aside,
     source_headers,
 )
-from alertstream.runtime.metrics import DLQ_MESSAGES, NOTIFICATION_LATENCY, NOTIFICATIONS, RETRIES
+from alertstream.runtime.metrics import DLQ_MESSAGES, IN_FLIGHT, NOTIFICATIONS, RETRIES, observe_delivered
 from alertstream.schemas.codec import DELIVERY_OUTCOME, DELIVERY_TASK, Codec
 from alertstream.schemas.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from alertstream.schemas.topics import TopicNames
@@ -127,6 +127,7 @@ class Deliveries:
         self.group = group
         self.stats = Stats()
         self.producer: AckedProducer | None = None
+        self._in_flight = IN_FLIGHT.labels(channel=channel)
 
     # -- one task ------------------------------------------------------------------------------
 
@@ -198,7 +199,8 @@ class Deliveries:
         started = time.monotonic()
         error: DeliveryError | None = None
         try:
-            result = as_delivered(await self.impl.send(task))
+            with self._in_flight.track_inprogress():
+                result = as_delivered(await self.impl.send(task))
         except asyncio.CancelledError:
             raise  # the ticket is released without a verdict by the caller
         except Exception as exc:
@@ -215,10 +217,8 @@ class Deliveries:
         await self._record_sent(task, result.status)
         self.stats.sent += 1
         NOTIFICATIONS.labels(channel=self.channel, outcome="sent").inc()
-        if alert.get("emitted_at"):
-            NOTIFICATION_LATENCY.labels(channel=self.channel).observe(
-                max(0.0, time.time() - alert["emitted_at"] / 1000)
-            )
+        first = source.tier == 0 and int(task["attempt"]) == 1
+        observe_delivered(self.channel, alert.get("emitted_at"), first, time.time())
         await self._outcome(task, "sent", result.status, result.note, latency)
 
     async def _ledger_state(self, task: Task) -> LedgerState:

@@ -45,6 +45,7 @@ from alertstream.streams.batch_consumer import BatchApp
 from alertstream.streams.config_feed import ConfigFeed
 from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
 from alertstream.streams.faust_connection import broker_settings
+from alertstream.streams.faust_lag import install_lag_export
 from alertstream.streams.ingest import Ingest, Invalid, InvalidSummary
 from alertstream.streams.sanitise import install_log_redaction
 
@@ -166,6 +167,7 @@ class WorkerApp:
         self.app.bulk_prepare = self._schemas_ready
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(1.0)(self._report_busy)
+        install_lag_export(self.app, self.app.conf.id, set(self.ingest))  # alertstream_consumer_lag
         self.app.agent(self.source, name="evaluate")(self._evaluate)
         self.invalid_summary = InvalidSummary()
         self.unsealed: set[int] = set()
