@@ -9,7 +9,8 @@ is invisible to ``increase()``/``rate()`` for that first one (there is no earlie
 compare with), so the first dead letter of a channel would never show on a dashboard. The label
 sets that are bounded and known at start are therefore created at zero when a process starts
 (:func:`init_worker_series`, :func:`init_delivery_series`): invalid events by reason, suppressed
-occurrences by reason, retries by channel and tier, dead letters and outcomes by channel.
+occurrences by reason, events consumed by input topic, alerts by severity and status, retries by
+channel and tier, dead letters and outcomes by channel.
 
 **Latency histograms fit what they measure.** ``alertstream_notification_first_attempt_latency_seconds``
 is alert emitted → delivered for deliveries that succeeded on their first attempt (milliseconds to a
@@ -28,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from alertstream import __version__
 from alertstream.runtime.health import Health, start_server
 from alertstream.schemas.errors import CODEC_REASONS, VALIDATION_REASONS
+from alertstream.schemas.topics import EVENTS_DRIFT, EVENTS_METRIC
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 #: Event time -> alert: late events are accepted up to the rules' lateness bound (minutes).
@@ -83,12 +85,19 @@ BUILD_INFO.labels(version=__version__).set(1)
 SUPPRESSED_REASONS = ("dedup", "grouped", "pending", "late", "out_of_order", "rate_limit")
 #: Why an event goes to events.invalid: the codec's and the validator's reasons, and the worker's own two.
 INVALID_REASONS = (*dict.fromkeys((*CODEC_REASONS, *VALIDATION_REASONS)), "decode_failed", "evaluation_failed")
+SEVERITIES = ("critical", "warning", "info")
+STATUSES = ("firing", "resolved")
 #: Every outcome a deliver process counts (consumers.deliveries).
 OUTCOMES = ("sent", "duplicate", "superseded", "retrying", "deferred", "dead_lettered", "disabled")
 
 
 def init_worker_series() -> None:
     """The worker's bounded series at zero (see the module docstring)."""
+    for topic in (EVENTS_METRIC, EVENTS_DRIFT):
+        EVENTS_CONSUMED.labels(topic=topic)
+    for severity in SEVERITIES:
+        for status in STATUSES:
+            ALERTS_EMITTED.labels(severity=severity, status=status)
     for reason in INVALID_REASONS:
         EVENTS_INVALID.labels(reason=reason)
     for reason in SUPPRESSED_REASONS:

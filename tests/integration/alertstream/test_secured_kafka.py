@@ -11,11 +11,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,36 +22,12 @@ from alertstream.bench.pipeline import PROBE_METRIC, Pipeline, e2e_config
 from alertstream.consumers.db import create_schema, drop_schema
 from alertstream.local_stack import StackInfo
 from tests.tls_kafka import STUNNEL, TlsKafka
+from tests.webhook_sink import WebhookSink
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(STUNNEL is None, reason="needs Debian's stunnel4 (make test installs it as root)"),
 ]
-
-
-class _Sink:
-    """A webhook receiver: every POST body, in order."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                sink.bodies.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def sources(self) -> list[str]:
-        return sorted(str(b["entity"]) for b in self.bodies)
 
 
 @pytest.fixture(scope="module")
@@ -104,30 +78,28 @@ def test_the_pipeline_runs_through_tls(tls: TlsKafka, stack: StackInfo) -> None:
 
     prefix = f"tls{uuid.uuid4().hex[:8]}."
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    sink = _Sink()
-    pipeline = Pipeline(tls.bootstrap, create_schema(stack.database_url, schema), prefix, e2e_config(sink.url))
-    pipeline.env.update(tls.env())
-    try:
-        created = _cli(pipeline.env, "topics", "create")
-        assert created.returncode == 0, created.stderr
-        pipeline.start()
-        run = uuid.uuid4().hex[:6]
-        published = _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["a", "b", "c"]))
-        assert published.returncode == 0, published.stderr
-        assert _wait(lambda: len(sink.bodies) >= 3, 180, pipeline.check), pipeline_logs(pipeline)
-        # the sentinel: a later event's notification, so an extra one of the first three would be in by now
-        assert _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["z"])).returncode == 0
-        assert _wait(lambda: f"{run}-z" in sink.sources(), 120, pipeline.check), pipeline_logs(pipeline)
-        assert sink.sources() == [f"{run}-{s}" for s in ("a", "b", "c", "z")]
-        logs = pipeline_logs(pipeline)
-        assert "Traceback" not in logs, logs
-        assert "%3|" not in logs, "librdkafka wrote to stderr itself"
-        assert "%4|" not in logs, "librdkafka wrote to stderr itself"
-    finally:
-        pipeline.stop()
-        sink.server.shutdown()
-        sink.server.server_close()
-        drop_schema(stack.database_url, schema)
+    with WebhookSink() as sink:
+        pipeline = Pipeline(tls.bootstrap, create_schema(stack.database_url, schema), prefix, e2e_config(sink.url))
+        pipeline.env.update(tls.env())
+        try:
+            created = _cli(pipeline.env, "topics", "create")
+            assert created.returncode == 0, created.stderr
+            pipeline.start()
+            run = uuid.uuid4().hex[:6]
+            published = _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["a", "b", "c"]))
+            assert published.returncode == 0, published.stderr
+            assert _wait(lambda: len(sink.bodies) >= 3, 180, pipeline.check), pipeline_logs(pipeline)
+            # the sentinel: a later event's notification, so an extra one of the first three is in by now
+            assert _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["z"])).returncode == 0
+            assert _wait(lambda: f"{run}-z" in sink.entities(), 120, pipeline.check), pipeline_logs(pipeline)
+            assert sink.entities() == [f"{run}-{s}" for s in ("a", "b", "c", "z")]
+            logs = pipeline_logs(pipeline)
+            assert "Traceback" not in logs, logs
+            assert "%3|" not in logs, "librdkafka wrote to stderr itself"
+            assert "%4|" not in logs, "librdkafka wrote to stderr itself"
+        finally:
+            pipeline.stop()
+            drop_schema(stack.database_url, schema)
 
 
 def test_a_wrong_ca_is_one_clear_line_and_exit_1(tls: TlsKafka) -> None:
