@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 #: command:Debian package pairs installed by the venv target when missing
-SYSTEM_TOOLS := prometheus:prometheus amtool:prometheus-alertmanager chromium:chromium
+SYSTEM_TOOLS := prometheus:prometheus amtool:prometheus-alertmanager chromium:chromium stunnel4:stunnel4
 
 .PHONY: venv test unit integration lint dev bench clean
 
@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	$(BIN)/python deploy/install_helm.py $(BIN)
 	@# Debian packages for the real-parts tests: Prometheus (metric tests), Alertmanager + amtool (API
-	@# compatibility, the bench's comparison), Chromium (page tests). Skipped with a reason without root/apt.
+	@# compatibility, the bench's comparison), Chromium (page tests), stunnel4 (the TLS proxy in front of the local
+	@# broker). Skipped with a reason without root/apt.
 	missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from alertstream.cli_setup import EXIT_USAGE, load_settings
 from alertstream.runtime.settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
@@ -27,7 +28,7 @@ def api() -> None:
     """The HTTP API: alerts, notifications, audit trail, explanations, stats (OpenAPI at /openapi.json)."""
     from alertstream.api.server import serve
 
-    settings = Settings()
+    settings = load_settings("api")
     serve(
         _migrated(settings),
         settings.api_host,
@@ -48,12 +49,12 @@ def keys_create(
 
     if (tenant is None) != admin:
         typer.echo("error: give exactly one of --tenant NAME and --admin", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     try:
-        new = create_key(_migrated(Settings()), tenant, name)
+        new = create_key(_migrated(load_settings("api-keys")), tenant, name)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     typer.echo(new.key)
     typer.echo(
         f"key id {new.key_id} ({'admin' if tenant is None else 'tenant ' + tenant}): store the key now,", err=True
@@ -66,7 +67,7 @@ def keys_list() -> None:
     """One JSON line per key (id, scope, tenant, name, created, revoked); never the key itself."""
     from alertstream.api.keys import list_keys
 
-    for row in list_keys(_migrated(Settings())):
+    for row in list_keys(_migrated(load_settings("api-keys"))):
         typer.echo(json.dumps(row.summary()))
 
 
@@ -75,7 +76,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id (the part
     """Revoke a key: refused by every API process within 5 s."""
     from alertstream.api.keys import revoke_key
 
-    if not revoke_key(_migrated(Settings()), key_id):
+    if not revoke_key(_migrated(load_settings("api-keys")), key_id):
         typer.echo(f"error: no active key {key_id!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")

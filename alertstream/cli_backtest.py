@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from alertstream.cli_setup import EXIT_LATER, EXIT_USAGE, kafka_bootstrap, load_settings
 from alertstream.cli_time import parse_duration, parse_instant
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.config import AlertstreamConfig, load_config
@@ -24,7 +25,7 @@ from alertstream.schemas.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 
-EXIT_INCREASE = 3
+EXIT_INCREASE = EXIT_LATER  # the documented 3 (alertstream.cli_setup): a condition it was asked to detect
 
 
 def _config(path: Path, what: str) -> AlertstreamConfig:
@@ -32,7 +33,7 @@ def _config(path: Path, what: str) -> AlertstreamConfig:
         return load_config(path)
     except ConfigError as exc:
         typer.echo(f"{what}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @app.command("backtest")
@@ -70,8 +71,8 @@ def backtest(
     if start >= end:
         raise typer.BadParameter("the window is empty: start is not before end")
     warm = parse_duration(warmup)
-    settings = Settings()
-    bootstrap = settings.require_bootstrap()
+    settings = load_settings("backtest")
+    bootstrap = kafka_bootstrap(settings)
     proposed = _config(config, "--config")
     if baseline is not None:
         base_compiled, base_name = Compiled.from_config(_config(baseline, "--baseline")), str(baseline)
@@ -111,7 +112,7 @@ def _in_force(bootstrap: str, settings: Settings) -> tuple[Any, str]:
         raise typer.Exit(1) from None
     if latest is None:
         typer.echo(f"no config in force on {settings.topics.config}: pass --baseline FILE", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     return latest, f"config in force (version {latest.version})"
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from alertstream.cli_setup import EXIT_USAGE, kafka_bootstrap, load_settings
 from alertstream.cli_time import parse_instant
 from alertstream.runtime import event_loop
 from alertstream.runtime.codecs import build_codec
@@ -44,7 +45,7 @@ def _config(settings: Settings) -> AlertstreamConfig:
         return load_config(settings.config)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _codec(settings: Settings) -> Codec:
@@ -73,20 +74,17 @@ def deliver(
     from alertstream.consumers.deliver import DeliveryService
     from alertstream.consumers.receiver_feed import ReceiverFeed
     from alertstream.consumers.receivers import ReceiverBook
-    from alertstream.runtime.metrics import serve
+    from alertstream.runtime.metrics import init_delivery_series, serve
 
-    settings = Settings()
-    try:
-        config = load_config(settings.config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    settings = load_settings(f"deliver-{channel}")
+    config = _config(settings)
+    init_delivery_series(channel, len(config.delivery.retry_delays_seconds))
     # The service migrates the database itself (idempotent: `dev` and fresh deployments need no
     # separate step), waiting for it when it is not up yet instead of exiting.
     dsn = _dsn(settings)
     health = settings.health()
     serve(f"deliver-{channel}", settings.metrics_port, health)
-    bootstrap = settings.require_bootstrap()
+    bootstrap = kafka_bootstrap(settings)
     # Receivers follow live config (`config publish`), like the workers' rules and routes.
     book = ReceiverBook(config.receivers, channel, config.version)
     feed = ReceiverFeed(bootstrap, settings.topics.config, book)
@@ -112,7 +110,7 @@ def deliver(
             stats = await service.run(stop)
         except ConfigError as exc:
             typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
         log.info(
             "deliver %s stopped: sent=%d retried=%d dead_lettered=%d duplicates=%d superseded=%d deferred=%d",
             channel,
@@ -142,26 +140,31 @@ def store(
     from alertstream.consumers.store import run_store
     from alertstream.runtime.metrics import serve
 
-    settings = Settings()
+    settings = load_settings("store")
     config = _config(settings)
     dsn = _dsn(settings)
     migrate(dsn)
     codec = build_codec(settings, config)
+    bootstrap = kafka_bootstrap(settings)
     if replay_rejected:
-        done = replay(settings.require_bootstrap(), dsn, settings.topics, codec=codec)
+        done = replay(bootstrap, dsn, settings.topics, codec=codec)
         typer.echo(
             f"written {done.written}, already stored {done.already_present}, still refused {done.still_refused},"
             f" unreadable {done.unreadable}"
         )
         return
+    from alertstream.consumers.store import REJECT_REASONS, STORE_REJECTED, STORED, STORED_KINDS
+
+    for kind in STORED_KINDS:  # at zero from the start, so increase() sees the first one
+        STORED.labels(kind=kind)
+    for reason in REJECT_REASONS:
+        STORE_REJECTED.labels(reason=reason)
     health = settings.health()
     serve("store", settings.metrics_port, health)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    written = run_store(
-        settings.require_bootstrap(), dsn, settings.topics, stop, codec=codec, history=config.history, health=health
-    )
+    written = run_store(bootstrap, dsn, settings.topics, stop, codec=codec, history=config.history, health=health)
     log.info("store stopped after %d records", written)
 
 
@@ -175,8 +178,9 @@ def dlq_list(
     """Print the channel's dead-lettered tasks as JSON lines."""
     from alertstream.consumers.dlq import read_dlq, select
 
-    settings = Settings()
-    entries = read_dlq(settings.require_bootstrap(), settings.topics, channel, codec=_codec(settings))
+    settings = load_settings("dlq")
+    codec = _codec(settings)
+    entries = read_dlq(kafka_bootstrap(settings), settings.topics, channel, codec=codec)
     count = 0
     for e in select(entries, _time(since), _time(until), fingerprint):
         typer.echo(json.dumps(e.summary()))
@@ -190,21 +194,31 @@ def dlq_replay(
     since: SinceOpt = None,
     until: UntilOpt = None,
     fingerprint: FingerprintOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the tasks that would be replayed (JSON lines); produce nothing")
+    ] = False,
 ) -> None:
     """Put the selected dead-lettered tasks back on retry tier 1 (delivered at most once each)."""
-    from alertstream.consumers.dlq import replay
+    from alertstream.consumers.dlq import read_dlq, replay, select
 
-    settings = Settings()
-    done, skipped = replay(
-        settings.require_bootstrap(),
-        settings.topics,
-        channel,
-        _time(since),
-        _time(until),
-        fingerprint,
-        codec=_codec(settings),
-    )
-    typer.echo(f"replayed {done} tasks to {settings.topics.retry(channel, 1)}; {skipped} undecodable skipped")
+    settings = load_settings("dlq")
+    codec = _codec(settings)
+    bootstrap = kafka_bootstrap(settings)
+    tier = settings.topics.retry(channel, 1)
+    if dry_run:  # the same selection replay() makes, without its producer
+        done = skipped = 0
+        for e in select(
+            read_dlq(bootstrap, settings.topics, channel, codec=codec), _time(since), _time(until), fingerprint
+        ):
+            if e.task is None:
+                skipped += 1
+                continue
+            typer.echo(json.dumps(e.summary()))
+            done += 1
+        typer.echo(f"dry run: would replay {done} tasks to {tier}; {skipped} undecodable would be skipped", err=True)
+        return
+    done, skipped = replay(bootstrap, settings.topics, channel, _time(since), _time(until), fingerprint, codec=codec)
+    typer.echo(f"replayed {done} tasks to {tier}; {skipped} undecodable skipped")
 
 
 @db_app.command("migrate")
@@ -213,7 +227,7 @@ def db_migrate() -> None:
     from alertstream.consumers.db import MissingMigrations, migrate
 
     try:
-        applied = migrate(_dsn(Settings()))
+        applied = migrate(_dsn(load_settings("db")))
     except MissingMigrations as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

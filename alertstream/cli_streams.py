@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 app = typer.Typer(no_args_is_help=True)
@@ -18,23 +16,22 @@ def worker(
     ),
 ) -> None:
     """The Faust evaluator: events.metric + events.drift -> alerts (at-least-once)."""
+    from alertstream.cli_setup import EXIT_USAGE, kafka_bootstrap, load_settings
     from alertstream.runtime import metrics
     from alertstream.runtime.codecs import build_codec
-    from alertstream.runtime.settings import Settings
     from alertstream.schemas.config import load_config
     from alertstream.schemas.errors import ConfigError
     from alertstream.streams.worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = load_settings("worker")
     try:
         config = load_config(settings.config)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     codec = build_codec(settings, config)
     health = settings.health()
+    metrics.init_worker_series()
     metrics.serve("worker", settings.metrics_port, health)
-    run_worker(
-        settings.require_bootstrap(), settings.topics, config, publish=publish_config, codec=codec, health=health
-    )
+    bootstrap = kafka_bootstrap(settings)
+    run_worker(bootstrap, settings.topics, config, publish=publish_config, codec=codec, health=health)

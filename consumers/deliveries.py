@@ -44,7 +44,7 @@ from alertstream.consumers.task_messages import (
     set_aside,
     source_headers,
 )
-from alertstream.runtime.metrics import DLQ_MESSAGES, NOTIFICATION_LATENCY, NOTIFICATIONS, RETRIES
+from alertstream.runtime.metrics import DLQ_MESSAGES, IN_FLIGHT, NOTIFICATIONS, RETRIES, observe_delivered
 from alertstream.schemas.codec import DELIVERY_OUTCOME, DELIVERY_TASK, Codec
 from alertstream.schemas.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from alertstream.schemas.topics import TopicNames
@@ -129,7 +129,7 @@ class Deliveries:
         self.producer: AckedProducer | None = None
         # the children of the per-notification metrics, looked up once (labels() is not free)
         self._sent_total = NOTIFICATIONS.labels(channel=channel, outcome="sent")
-        self._latency = NOTIFICATION_LATENCY.labels(channel=channel)
+        self._in_flight = IN_FLIGHT.labels(channel=channel)
 
     # -- one task ------------------------------------------------------------------------------
 
@@ -201,7 +201,8 @@ class Deliveries:
         started = time.monotonic()
         error: DeliveryError | None = None
         try:
-            result = as_delivered(await self.impl.send(task))
+            with self._in_flight.track_inprogress():
+                result = as_delivered(await self.impl.send(task))
         except asyncio.CancelledError:
             raise  # the ticket is released without a verdict by the caller
         except Exception as exc:
@@ -218,8 +219,8 @@ class Deliveries:
         await self._record_sent(task, result.status)
         self.stats.sent += 1
         self._sent_total.inc()
-        if alert.get("emitted_at"):
-            self._latency.observe(max(0.0, time.time() - alert["emitted_at"] / 1000))
+        first = source.tier == 0 and int(task["attempt"]) == 1
+        observe_delivered(self.channel, alert.get("emitted_at"), first, time.time())
         await self._outcome(task, "sent", result.status, result.note, latency)
 
     async def _ledger_state(self, task: Task) -> LedgerState:

@@ -210,6 +210,9 @@ class ReceiverGuards:
             s = self.settings
             breaker = Breaker(s.breaker_failures, s.breaker_cooldown_seconds)
             lane = self._lanes[receiver] = _Lane(self.channel, receiver, s.max_in_flight_per_receiver, breaker)
+            # the receiver's series exist from its first task on (a dashboard sees 0 before the first 1)
+            BREAKER_STATE.labels(channel=self.channel, receiver=receiver).set(_STATE_VALUE[breaker.state])
+            RECEIVER_DISABLED.labels(channel=self.channel, receiver=receiver).set(int(receiver in self._disabled))
         return lane
 
     async def enter(self, receiver: str, key: Hashable, on_park: Callable[[], None]) -> Ticket | None:

@@ -44,6 +44,9 @@ STORE_REJECTED = PromCounter(
     "alertstream_store_rejected", "Records set aside on alerts.store.rejected, by reason.", ["reason"]
 )
 _KIND = {"alerts": "alert", "delivery_outcomes": "outcome", "dlq_entries": "dlq", "audit_log": "replay"}
+#: The bounded label sets of the store's counters, created at zero at start (runtime.metrics).
+STORED_KINDS = tuple(_KIND.values())
+REJECT_REASONS = ("undecodable", "bad_record", "db_refused")
 
 
 def store_group(prefix: str = "") -> str:

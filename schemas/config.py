@@ -223,10 +223,15 @@ def load_config(path: str | Path | None = None) -> AlertstreamConfig:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(file), [("", f"cannot read: {exc.strerror or exc}")]) from None
+    return load_config_text(text, str(file))
+
+
+def load_config_text(text: str, name: str) -> AlertstreamConfig:
+    """Validate a config's YAML text; ``name`` (a file name, ``<stdin>``) is what problems cite."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(str(file), [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
-    return parse_config(data, str(file))
+        raise ConfigError(name, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    return parse_config(data, name)

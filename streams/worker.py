@@ -35,6 +35,7 @@ import faust
 
 from alertstream.runtime.codecs import RegistryWait
 from alertstream.runtime.health import Health
+from alertstream.runtime.kafka_clients import connection
 from alertstream.runtime.topic_follower import TopicFollower
 from alertstream.schemas import codec as c
 from alertstream.schemas import topics as t
@@ -43,6 +44,8 @@ from alertstream.schemas.config import AlertstreamConfig, supersedes
 from alertstream.streams.batch_consumer import BatchApp
 from alertstream.streams.config_feed import ConfigFeed
 from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
+from alertstream.streams.faust_connection import broker_settings
+from alertstream.streams.faust_lag import install_lag_export
 from alertstream.streams.ingest import Ingest, Invalid, InvalidSummary
 from alertstream.streams.sanitise import install_log_redaction
 
@@ -121,6 +124,7 @@ class WorkerApp:
             producer_max_request_size=config.topics.max_message_bytes,
             consumer_max_fetch_size=max(config.topics.max_message_bytes, 1024**2),
             broker_commit_interval=1.0,
+            **broker_settings(connection()),  # TLS/SASL: the same connection as every other client
         )
         self.max_message_bytes = config.topics.max_message_bytes
         self.fault = os.environ.get(FAULT_ENV, "")
@@ -163,6 +167,7 @@ class WorkerApp:
         self.app.bulk_prepare = self._schemas_ready
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(1.0)(self._report_busy)
+        install_lag_export(self.app, self.app.conf.id, set(self.ingest))  # alertstream_consumer_lag
         self.app.agent(self.source, name="evaluate")(self._evaluate)
         self.invalid_summary = InvalidSummary()
         self.unsealed: set[int] = set()
@@ -413,9 +418,11 @@ def run_worker(
     """Run until SIGINT/SIGTERM (Faust's worker handles both and stops cleanly)."""
     install_log_redaction()  # no log line of this process carries PII patterns
     worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec, health=health)
-    runner = faust.Worker(worker.app, loglevel="WARNING", quiet=True)
+    # Logging is the process's (runtime.log_setup: level and format from the settings): Faust keeps it.
+    level = logging.getLogger().getEffectiveLevel()
+    runner = faust.Worker(worker.app, loglevel=level, quiet=True, override_logging=False)
     # Faust's terminal spinner sets the *root logger* to DEBUG (to spin on every record) and it
     # stays there after start-up: every library's debug call then built a record and ran the
-    # handlers (aiokafka logs one per message sent). Without the spinner the root stays at WARNING.
+    # handlers (aiokafka logs one per message sent). Without the spinner the root stays as set.
     runner.spinner = None
     runner.execute_from_commandline()

@@ -25,9 +25,10 @@ PROMETHEUS = shutil.which("prometheus")
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[str], job: str = "alertstream") -> None:
+    def __init__(self, targets: list[str], job: str = "alertstream", labels: dict[str, str] | None = None) -> None:
         self.targets = targets
         self.job = job
+        self.labels = labels or {}  # target labels, e.g. the namespace a Kubernetes scrape would add
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = Path(tempfile.mkdtemp(prefix="alertstream-prom-"))
@@ -37,7 +38,9 @@ class PrometheusServer:
         assert PROMETHEUS is not None, "prometheus is not installed (make test installs it)"
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}],
+            "scrape_configs": [
+                {"job_name": self.job, "static_configs": [{"targets": self.targets, "labels": self.labels}]}
+            ],
         }
         (self._dir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
         self._proc = subprocess.Popen(
@@ -89,6 +92,21 @@ class PrometheusServer:
             labels = ",".join(f"{k}={v}" for k, v in sorted(series["metric"].items()) if k not in {"job", "instance"})
             out[labels] = float(series["value"][1])
         return out
+
+    def series(self, expr: str) -> list[tuple[dict[str, str], str]]:
+        """Instant query: every series with all its labels and its value as Prometheus wrote it
+        (``"NaN"``, ``"+Inf"`` stay visible)."""
+        data = self._get("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+        assert data["status"] == "success", data
+        return [(s["metric"], s["value"][1]) for s in data["data"]["result"]]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """Range query: ``[{"metric": labels, "values": [[t, "v"], ...]}, ...]``."""
+        params = {"query": expr, "start": start, "end": end, "step": step}
+        data = self._get("/api/v1/query_range?" + urllib.parse.urlencode(params))
+        assert data["status"] == "success", data
+        result: list[dict[str, Any]] = data["data"]["result"]
+        return result
 
     def wait_for(self, expr: str, expected: dict[str, float], timeout: float = 30) -> dict[str, float]:
         """Poll until ``expr`` returns exactly ``expected``; returns the last answer either way."""

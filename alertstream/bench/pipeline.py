@@ -59,7 +59,8 @@ class Pipeline:
             SECRET_ENV: "whsec_" + base64.b64encode(os.urandom(24)).decode(),
         }
 
-    def _start(self, name: str, args: list[str]) -> None:
+    def start_process(self, name: str, args: list[str]) -> None:
+        """Start `alertstream ARGS` as process ``name`` (its own metrics port and log file)."""
         port = free_port()
         log = (self.dir / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
@@ -74,9 +75,9 @@ class Pipeline:
 
     def start(self) -> None:
         for i in range(self.workers):
-            self._start(f"worker-{i}", ["worker"])
+            self.start_process(f"worker-{i}", ["worker"])
         for i in range(self.delivers):
-            self._start(f"deliver-{i}", ["deliver", "webhook"])
+            self.start_process(f"deliver-{i}", ["deliver", "webhook"])
 
     def check(self) -> None:
         for name, proc in self.procs.items():

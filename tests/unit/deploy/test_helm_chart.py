@@ -33,6 +33,7 @@ PROCESSES = {
     "rel-alertstream-deliver-pagerduty": (["deliver", "pagerduty"], 9404),
     "rel-alertstream-deliver-email": (["deliver", "email"], 9405),
     "rel-alertstream-store": (["store"], 9406),
+    "rel-alertstream-api": (["api"], 9410),
 }
 DELIVER = {name for name in PROCESSES if "-deliver-" in name}
 
@@ -70,7 +71,10 @@ def test_one_deployment_per_process_with_its_args_port_and_health_probes() -> No
         assert container["args"] == args
         assert container["ports"] == [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
         env = _env(container)
-        assert env["ALERTSTREAM_METRICS_PORT"]["value"] == str(port)
+        # the API's one port is its own setting; the pipeline processes' is the metrics port
+        port_env = "ALERTSTREAM_API_PORT" if args == ["api"] else "ALERTSTREAM_METRICS_PORT"
+        assert env[port_env]["value"] == str(port)
+        assert {"ALERTSTREAM_API_PORT", "ALERTSTREAM_METRICS_PORT"} - {port_env} & set(env) == set()
         assert env["ALERTSTREAM_KAFKA_BOOTSTRAP"]["value"] == "kafka:9092"
         assert env["ALERTSTREAM_CONFIG"]["value"] == "/etc/alertstream/config.yaml"
         # /healthz and /readyz are served beside /metrics, on the process's metrics port
@@ -84,6 +88,7 @@ def test_the_database_url_is_a_secret_reference_given_only_to_what_uses_it() -> 
     pods = _pod_specs(render())
     uses_database = {f"Deployment {n}" for n in DELIVER} | {
         "Deployment rel-alertstream-store",
+        "Deployment rel-alertstream-api",
         "Job rel-alertstream-migrate",
     }
     for name, template in pods.items():
@@ -117,7 +122,7 @@ def test_receiver_secrets_reach_the_deliver_pods_only_and_a_channel_may_have_its
 
 def test_the_extras_reach_every_pod_and_container() -> None:
     pods = _pod_specs(render(ALL_ON))
-    assert len(pods) == 9
+    assert len(pods) == 10
     for name, template in pods.items():
         spec = template["spec"]
         assert spec["imagePullSecrets"] == [{"name": "regcred"}], name
@@ -168,6 +173,31 @@ def test_the_hooks_migrate_and_create_topics_and_can_be_turned_off() -> None:
 def test_autoscaled_deployments_leave_the_replica_count_to_the_autoscaler() -> None:
     deployments = by_kind(render(ALL_ON), "Deployment")
     assert all("replicas" not in d["spec"] for d in deployments.values())
+
+
+def test_the_api_runs_as_a_deployment_with_a_service_probes_and_the_database() -> None:
+    docs = render()
+    (container,) = by_kind(docs, "Deployment")["rel-alertstream-api"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["api"]
+    env = _env(container)
+    assert env["ALERTSTREAM_API_PORT"]["value"] == "9410"
+    assert env["ALERTSTREAM_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "alertstream-database",
+        "key": "url",
+    }
+    assert "envFrom" not in container  # no receiver secrets
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    service = by_kind(docs, "Service")["rel-alertstream-api"]
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9410, "targetPort": "metrics", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == {"app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "api"}
+    # it consumes no topic: even with KEDA as the engine its autoscaler is the CPU HPA
+    on = render(ALL_ON)
+    assert "rel-alertstream-api" in by_kind(on, "HorizontalPodAutoscaler")
+    assert "rel-alertstream-api" not in by_kind(on, "ScaledObject")
+    assert set(by_kind(on, "ScaledObject")) == set(PROCESSES) - {"rel-alertstream-api"}
+    off = render({"api": {"enabled": False}})
+    assert "rel-alertstream-api" not in by_kind(off, "Deployment")
+    assert "rel-alertstream-api" not in by_kind(off, "Service")
 
 
 def test_a_pod_disruption_budget_per_deployment_selecting_its_pods() -> None:
@@ -246,7 +276,7 @@ def test_the_config_and_the_dashboard() -> None:
     assert dashboard_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert dashboard_map["metadata"]["annotations"] == {"grafana_folder": "alertstream"}
     dashboard = json.loads(dashboard_map["data"]["alertstream.json"])
-    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
     missing = [m for m in CONTRACT_METRICS if m not in exprs]
     assert missing == []
     assert "rel-alertstream-dashboard" not in by_kind(render(ALL_OFF), "ConfigMap")

@@ -117,6 +117,7 @@ def test_the_readyz_check_names_every_process_service() -> None:
             ("deliver-slack", 9403),
             ("deliver-webhook", 9402),
             ("store", 9406),
+            ("api", 9410),
         ]
     ]
 

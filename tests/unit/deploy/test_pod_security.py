@@ -17,7 +17,7 @@ from tests.unit.deploy.values_cases import ALL_OFF, ALL_ON
 
 CASES = {"defaults": None, "all-on": ALL_ON, "all-off": ALL_OFF}
 #: Pod specs each case must produce (so an empty render cannot pass): Deployments + hook Jobs + test Pod.
-EXPECTED_PODS = {"defaults": 6 + 2 + 1, "all-on": 6 + 2 + 1, "all-off": 3}
+EXPECTED_PODS = {"defaults": 7 + 2 + 1, "all-on": 7 + 2 + 1, "all-off": 3}  # processes + hooks + test
 
 
 def _pods(values: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ ALL_ON: dict[str, Any] = {
     "priorityClassName": "alerting",
     "extraEnv": [
         {"name": "ALERTSTREAM_KAFKA_SECURITY_PROTOCOL", "value": "SASL_SSL"},
-        {"name": "ALERTSTREAM_KAFKA_SSL_CA_LOCATION", "value": "/etc/alertstream/kafka-ca/ca.crt"},
+        {"name": "ALERTSTREAM_KAFKA_SSL_CA_FILE", "value": "/etc/alertstream/kafka-ca/ca.crt"},
     ],
     "envFrom": [{"secretRef": {"name": "alertstream-kafka-credentials"}}],
     "extraVolumes": [CA_VOLUME],
@@ -30,6 +30,7 @@ ALL_ON: dict[str, Any] = {
         "channels": {"webhook": {"existingSecret": "alertstream-webhook-secrets"}},
     },
     "store": {"autoscaling": {"enabled": True}},
+    "api": {"autoscaling": {"enabled": True}},
     "autoscaling": {
         "engine": "keda",
         "keda": {"authenticationRef": "alertstream-kafka-auth"},
@@ -50,6 +51,7 @@ ALL_OFF: dict[str, Any] = {
     "metrics": {"podMonitor": {"enabled": False}, "serviceMonitor": {"enabled": False}},
     "grafanaDashboard": {"enabled": False},
     "tests": {"enabled": False},
+    "api": {"enabled": False},
     "deliver": {
         "channels": {"slack": {"enabled": False}, "pagerduty": {"enabled": False}, "email": {"enabled": False}}
     },

@@ -104,6 +104,20 @@ items:
     secret: ""
     consumerGroup: {{ printf "%salertstream-store" $prefix | toJson }}
     lagTopics: {{ list (printf "%salerts" $prefix) (printf "%salerts.deliveries" $prefix) | toJson }}
+{{- if .Values.api.enabled }}
+  {{- /* not a consumer: no group, no lag topics (its autoscaler is the CPU HPA); its port is the API's */}}
+  - component: api
+    args: ["api"]
+    replicas: {{ .Values.api.replicas | toJson }}
+    metricsPort: {{ .Values.api.port | toJson }}
+    portEnv: ALERTSTREAM_API_PORT
+    resources: {{ .Values.api.resources | toJson }}
+    autoscaling: {{ .Values.api.autoscaling | toJson }}
+    database: true
+    secret: ""
+    consumerGroup: ""
+    lagTopics: []
+{{- end }}
 {{- end -}}
 
 {{/* The environment a process reads (names fixed in CONTRACT.md); the database URL only where it is used. */}}
@@ -127,7 +141,7 @@ items:
   value: {{ . | quote }}
 {{- end }}
 {{- with .metricsPort }}
-- name: ALERTSTREAM_METRICS_PORT
+- name: {{ $.portEnv | default "ALERTSTREAM_METRICS_PORT" }}
   value: {{ . | int | quote }}
 {{- end }}
 {{- with $root.Values.extraEnv }}
@@ -219,7 +233,7 @@ volumeMounts:
 {{- include "alertstream.podCommon" (dict "root" $root "serviceAccountName" (include "alertstream.serviceAccountName" $root)) }}
 terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
 containers:
-  - {{ include "alertstream.container" (dict "root" $root "name" $p.component "args" $p.args "metricsPort" $p.metricsPort "resources" $p.resources "database" $p.database "secret" $p.secret) | nindent 4 | trim }}
+  - {{ include "alertstream.container" (dict "root" $root "name" $p.component "args" $p.args "metricsPort" $p.metricsPort "portEnv" ($p.portEnv | default "") "resources" $p.resources "database" $p.database "secret" $p.secret) | nindent 4 | trim }}
     ports:
       - name: metrics
         containerPort: {{ $p.metricsPort | int }}

@@ -1,0 +1,119 @@
+"""The whole pipeline over TLS: every client of every process (confluent-kafka and the worker's
+Faust/aiokafka) connects through a TLS-terminating proxy (stunnel) with a CA made in the test.
+
+The broker behind the proxy advertises the proxy's address (tests/tls_kafka.py), so the metadata
+a client gets sends it back through TLS: the first assertion checks exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from alertstream.bench.pipeline import PROBE_METRIC, Pipeline, e2e_config
+from alertstream.consumers.db import create_schema, drop_schema
+from alertstream.local_stack import StackInfo
+from tests.tls_kafka import STUNNEL, TlsKafka
+from tests.webhook_sink import WebhookSink
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(STUNNEL is None, reason="needs Debian's stunnel4 (make test installs it as root)"),
+]
+
+
+@pytest.fixture(scope="module")
+def tls() -> Iterator[TlsKafka]:
+    with TlsKafka() as kafka:
+        yield kafka
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alertstream", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
+
+
+def _wait(pred: Any, timeout: float, check: Any = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        if check is not None:
+            check()
+        time.sleep(0.2)
+    return bool(pred())
+
+
+def _events(run: str, sources: list[str]) -> str:
+    return "".join(
+        json.dumps({"tenant": "tls", "metric": PROBE_METRIC, "value": 1.0, "source": f"{run}-{s}"}) + "\n"
+        for s in sources
+    )
+
+
+def test_the_pipeline_runs_through_tls(tls: TlsKafka, stack: StackInfo) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    # what a client connecting through the proxy is told: the proxy's address, not the broker's own
+    admin = AdminClient(
+        {"bootstrap.servers": tls.bootstrap, "security.protocol": "SSL", "ssl.ca.location": str(tls.ca_file)}
+    )
+    brokers = admin.list_topics(timeout=15).brokers
+    assert {f"{b.host}:{b.port}" for b in brokers.values()} == {tls.bootstrap}
+
+    prefix = f"tls{uuid.uuid4().hex[:8]}."
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with WebhookSink() as sink:
+        pipeline = Pipeline(tls.bootstrap, create_schema(stack.database_url, schema), prefix, e2e_config(sink.url))
+        pipeline.env.update(tls.env())
+        try:
+            created = _cli(pipeline.env, "topics", "create")
+            assert created.returncode == 0, created.stderr
+            pipeline.start()
+            run = uuid.uuid4().hex[:6]
+            published = _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["a", "b", "c"]))
+            assert published.returncode == 0, published.stderr
+            assert _wait(lambda: len(sink.bodies) >= 3, 180, pipeline.check), pipeline_logs(pipeline)
+            # the sentinel: a later event's notification, so an extra one of the first three is in by now
+            assert _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["z"])).returncode == 0
+            assert _wait(lambda: f"{run}-z" in sink.entities(), 120, pipeline.check), pipeline_logs(pipeline)
+            assert sink.entities() == [f"{run}-{s}" for s in ("a", "b", "c", "z")]
+            logs = pipeline_logs(pipeline)
+            assert "Traceback" not in logs, logs
+            assert "%3|" not in logs, "librdkafka wrote to stderr itself"
+            assert "%4|" not in logs, "librdkafka wrote to stderr itself"
+        finally:
+            pipeline.stop()
+            drop_schema(stack.database_url, schema)
+
+
+def test_a_wrong_ca_is_one_clear_line_and_exit_1(tls: TlsKafka) -> None:
+    env = tls.env(ca_file=tls.wrong_ca_file)
+    for command in (["topics", "create"], ["dlq", "list", "webhook"], ["worker"]):
+        done = _cli(env, *command)
+        assert done.returncode == 1, (command, done.stderr)
+        assert done.stderr.strip().splitlines() == [
+            f"error: cannot reach Kafka at {tls.bootstrap} (SSL, CA {tls.wrong_ca_file}): TLS handshake failed: "
+            "the broker's certificate is not trusted (check ALERTSTREAM_KAFKA_SSL_CA_FILE)"
+        ], command
+
+
+def pipeline_logs(pipeline: Pipeline) -> str:
+    return "\n".join(
+        f"--- {name}\n" + (pipeline.dir / f"{name}.log").read_text(errors="replace")[-3000:] for name in pipeline.procs
+    )
