@@ -45,6 +45,7 @@ by :func:`expired`, so memory is bounded by the fingerprints active in the last 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from alertstream.schemas.rules_config import SEVERITY_ORDER
@@ -82,6 +83,10 @@ class EpisodeState:
     event_ids: tuple[str, ...] = ()
     #: The newest event timestamp applied, uncapped (``watermark`` is capped at the worker's now).
     last_at: int = 0
+    #: Alerts from other systems (:mod:`alertstream.streams.external_alerts`): when the firing
+    #: episode ends without an update (0 = no end), and what its resolution is built from.
+    ends_at: int = 0
+    external: Mapping[str, Any] | None = None
 
     def to_row(self) -> list[Any]:
         return [getattr(self, name) if name != "event_ids" else list(self.event_ids) for name in _STATE_FIELDS]
