@@ -172,14 +172,17 @@ def dlq_list(
     fingerprint: FingerprintOpt = None,
 ) -> None:
     """Print the channel's dead-lettered tasks as JSON lines."""
-    from alertstream.consumers.dlq import read_dlq, select
+    from alertstream.runtime.dlq import DlqTopicMissing, read_dlq, select
 
     settings = Settings()
     entries = read_dlq(settings.require_bootstrap(), settings.topics, channel, codec=_codec(settings))
     count = 0
-    for e in select(entries, _time(since), _time(until), fingerprint):
-        typer.echo(json.dumps(e.summary()))
-        count += 1
+    try:
+        for e in select(entries, _time(since), _time(until), fingerprint):
+            typer.echo(json.dumps(e.summary()))
+            count += 1
+    except DlqTopicMissing as exc:
+        raise SystemExit(str(exc)) from None
     typer.echo(f"{count} dead-lettered tasks", err=True)
 
 
@@ -191,18 +194,21 @@ def dlq_replay(
     fingerprint: FingerprintOpt = None,
 ) -> None:
     """Put the selected dead-lettered tasks back on retry tier 1 (delivered at most once each)."""
-    from alertstream.consumers.dlq import replay
+    from alertstream.runtime.dlq import DlqTopicMissing, replay
 
     settings = Settings()
-    done, skipped = replay(
-        settings.require_bootstrap(),
-        settings.topics,
-        channel,
-        _time(since),
-        _time(until),
-        fingerprint,
-        codec=_codec(settings),
-    )
+    try:
+        done, skipped = replay(
+            settings.require_bootstrap(),
+            settings.topics,
+            channel,
+            _time(since),
+            _time(until),
+            fingerprint,
+            codec=_codec(settings),
+        )
+    except DlqTopicMissing as exc:
+        raise SystemExit(str(exc)) from None
     typer.echo(f"replayed {done} tasks to {settings.topics.retry(channel, 1)}; {skipped} undecodable skipped")
 
 

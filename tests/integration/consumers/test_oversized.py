@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alertstream.consumers.dlq import read_dlq
+from alertstream.runtime.dlq import read_dlq
 from alertstream.consumers.model import delivery_id
 from alertstream.local_stack import free_port
 from alertstream.runtime.metrics import scrape
