@@ -41,7 +41,6 @@ MAX_ANNOTATION_VALUE = 16_384
 MAX_URL = 4096
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _TENANT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
-_FIELDS = {"labels", "annotations", "startsAt", "endsAt", "generatorURL"}
 _RECORD_FIELDS = {
     "event_id",
     "tenant",
@@ -172,14 +171,12 @@ def resolve_tenant(labels: Mapping[str, str], key_tenant: str | None, default_te
 
 
 def postable_alert(
-    item: Any, *, key_tenant: str | None, default_tenant: str | None, now_ms: int, source: str
+    item: Any, *, key_tenant: str | None, default_tenant: str | None, now_ms: int, source: str, event_id: str = ""
 ) -> ExternalAlertEvent:
     """One element of a ``POST /api/v2/alerts`` body (Alertmanager's ``postableAlert``)."""
     if not isinstance(item, Mapping):
         raise ValidationError("not_an_object", f"expected an alert object, got {type(item).__name__}")
-    unknown = sorted(str(k) for k in set(item) - _FIELDS)
-    if unknown:
-        raise ValidationError("unknown_field", "not a field of postableAlert", path=unknown[0])
+    # other fields are ignored, as Alertmanager does (a newer client's additions must not break it)
     if "labels" not in item:
         raise ValidationError("missing_field", "required", path="labels")
     labels = _pairs(item["labels"], "labels", MAX_LABELS, MAX_LABEL_VALUE, names=True)
@@ -194,7 +191,7 @@ def postable_alert(
         raise ValidationError("wrong_type", f"expected text of at most {MAX_URL} characters", path="generatorURL")
     tenant = resolve_tenant(labels, key_tenant, default_tenant)
     return ExternalAlertEvent(
-        event_id=uuid.uuid4().hex,
+        event_id=event_id or uuid.uuid4().hex,
         tenant=tenant,
         labels=labels,
         received_at=now_ms,
@@ -234,10 +231,11 @@ def external_alert(record: Mapping[str, Any], now_ms: int) -> ExternalAlertEvent
         tenant=tenant,
         labels=labels,
         received_at=check_not_future(received, now_ms, "received_at"),
-        annotations=_pairs(record.get("annotations"), "annotations", MAX_ANNOTATIONS, MAX_ANNOTATION_VALUE, names=False),
+        annotations=_pairs(
+            record.get("annotations"), "annotations", MAX_ANNOTATIONS, MAX_ANNOTATION_VALUE, names=False
+        ),
         starts_at=times["starts_at"],
         ends_at=times["ends_at"],
         generator_url=url,
         source=str(record.get("source") or "")[:256],
     )
-

@@ -44,8 +44,8 @@ by :func:`expired`, so memory is bounded by the fingerprints active in the last 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
 from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from alertstream.schemas.rules_config import SEVERITY_ORDER

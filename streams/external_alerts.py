@@ -79,9 +79,9 @@ def merged_end(state: EpisodeState | None, event: ExternalAlertEvent, resolve_ti
         end, timeout = event.ends_at, False
     if end <= event.received_at:  # resolved by this update
         return end, timeout
-    if state is not None and state.phase == "firing" and state.external is not None and state.ends_at > end:
-        if not state.external.get("timeout", True):  # a later explicit end is kept
-            return state.ends_at, False
+    ext = state.external if state is not None and state.phase == "firing" else None
+    if state is not None and ext is not None and state.ends_at > end and not ext.get("timeout", True):
+        return state.ends_at, False  # a later explicit end is kept
     return end, timeout
 
 

@@ -51,7 +51,9 @@ class Router:
             id(node): [parse_matcher(m) for m in node.matchers] for _, node in route_nodes(root) if node.matchers
         }
 
-    def _fits(self, node: RouteNode, attrs: Mapping[str, str], labels: Mapping[str, str], seen: list[dict[str, str]]) -> bool:
+    def _fits(
+        self, node: RouteNode, attrs: Mapping[str, str], labels: Mapping[str, str], seen: list[dict[str, str]]
+    ) -> bool:
         if not _matches(node.match, attrs, labels):
             return False
         matchers = self._matchers.get(id(node))

@@ -155,7 +155,11 @@ class WorkerApp:
         self.rate_follower = TopicFollower(bootstrap, topics.rate_limits, self._on_rate_record, "rate-counts")
         self.rate_published: set[tuple[str, int]] = set()
         self.source = self.app.topic(
-            topics.events_metric, topics.events_drift, topics.events_alerts, key_serializer="raw", value_serializer="raw"
+            topics.events_metric,
+            topics.events_drift,
+            topics.events_alerts,
+            key_serializer="raw",
+            value_serializer="raw",
         )
         self.invalid = self.app.topic(topics.events_invalid, key_serializer="raw", value_serializer="raw")
         self.rate_out = self.app.topic(topics.rate_limits, key_serializer="raw", value_serializer="raw")
@@ -282,7 +286,9 @@ class WorkerApp:
             due = self.end_times.due(int(time.time() * 1000), END_SLICE)
             if not due:
                 return
-            owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.events_alerts}
+            owned = {
+                tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.events_alerts
+            }
             mine = [fp for fp in due if (stored := state.get(fp)) and int(stored[0]) in owned]
             result = self.external.resolve_due(mine, state.get)
             if result.alerts or result.writes:
