@@ -201,7 +201,7 @@ async def get_status(request: Request, _caller: Caller) -> Response:
         config=AlertmanagerConfig(original=_original(pipeline)),
         uptime=request.app.state.started,
     )
-    return Response(status.model_dump_json(), media_type="application/json")
+    return Response(status.model_dump_json(exclude_none=True), media_type="application/json")
 
 
 @router.get("/receivers", response_model=list[AmReceiver], summary="The receivers of the config")
