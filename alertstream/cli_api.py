@@ -25,16 +25,24 @@ def _migrated(settings: Settings) -> str:
 
 @app.command("api")
 def api() -> None:
-    """The HTTP API: alerts, notifications, audit trail, explanations, stats (OpenAPI at /openapi.json)."""
+    """The HTTP API: alerts, notifications, audit trail, explanations, stats, DLQs, and the Alertmanager
+    API v2 subset (Prometheus, amtool); OpenAPI at /openapi.json."""
+    from alertstream.api.pipeline import Pipeline
     from alertstream.api.server import serve
+    from alertstream.runtime.codecs import build_codec
+    from alertstream.schemas.config import load_config
 
     settings = load_settings("api")
+    config = load_config(settings.config)
+    pipeline = Pipeline(settings.topics, build_codec(settings, config), config, settings.kafka_bootstrap)
     serve(
         _migrated(settings),
         settings.api_host,
         settings.api_port,
         rate_limit=settings.api_rate_limit,
         max_request_bytes=settings.api_max_request_bytes,
+        max_alerts_bytes=settings.api_max_alerts_bytes,
+        pipeline=pipeline,
     )
 
 

@@ -176,15 +176,18 @@ def dlq_list(
     fingerprint: FingerprintOpt = None,
 ) -> None:
     """Print the channel's dead-lettered tasks as JSON lines."""
-    from alertstream.consumers.dlq import read_dlq, select
+    from alertstream.runtime.dlq import DlqTopicMissing, read_dlq, select
 
     settings = load_settings("dlq")
     codec = _codec(settings)
     entries = read_dlq(kafka_bootstrap(settings), settings.topics, channel, codec=codec)
     count = 0
-    for e in select(entries, _time(since), _time(until), fingerprint):
-        typer.echo(json.dumps(e.summary()))
-        count += 1
+    try:
+        for e in select(entries, _time(since), _time(until), fingerprint):
+            typer.echo(json.dumps(e.summary()))
+            count += 1
+    except DlqTopicMissing as exc:
+        raise SystemExit(str(exc)) from None
     typer.echo(f"{count} dead-lettered tasks", err=True)
 
 
@@ -199,25 +202,32 @@ def dlq_replay(
     ] = False,
 ) -> None:
     """Put the selected dead-lettered tasks back on retry tier 1 (delivered at most once each)."""
-    from alertstream.consumers.dlq import read_dlq, replay, select
+    from alertstream.runtime.dlq import DlqTopicMissing, read_dlq, replay, select
 
     settings = load_settings("dlq")
     codec = _codec(settings)
     bootstrap = kafka_bootstrap(settings)
     tier = settings.topics.retry(channel, 1)
-    if dry_run:  # the same selection replay() makes, without its producer
-        done = skipped = 0
-        for e in select(
-            read_dlq(bootstrap, settings.topics, channel, codec=codec), _time(since), _time(until), fingerprint
-        ):
-            if e.task is None:
-                skipped += 1
-                continue
-            typer.echo(json.dumps(e.summary()))
-            done += 1
-        typer.echo(f"dry run: would replay {done} tasks to {tier}; {skipped} undecodable would be skipped", err=True)
-        return
-    done, skipped = replay(bootstrap, settings.topics, channel, _time(since), _time(until), fingerprint, codec=codec)
+    try:
+        if dry_run:  # the same selection replay() makes, without its producer
+            done = skipped = 0
+            for e in select(
+                read_dlq(bootstrap, settings.topics, channel, codec=codec), _time(since), _time(until), fingerprint
+            ):
+                if e.task is None:
+                    skipped += 1
+                    continue
+                typer.echo(json.dumps(e.summary()))
+                done += 1
+            typer.echo(
+                f"dry run: would replay {done} tasks to {tier}; {skipped} undecodable would be skipped", err=True
+            )
+            return
+        done, skipped = replay(
+            bootstrap, settings.topics, channel, _time(since), _time(until), fingerprint, codec=codec
+        )
+    except DlqTopicMissing as exc:
+        raise SystemExit(str(exc)) from None
     typer.echo(f"replayed {done} tasks to {tier}; {skipped} undecodable skipped")
 
 

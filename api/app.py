@@ -7,9 +7,11 @@ unreachable database does not stop the start: ``/readyz`` says 503 until it answ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -20,11 +22,12 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from alertstream import __version__
-from alertstream.api import problems
+from alertstream.api import dlq_routes, problems, v2_routes
 from alertstream.api.auth import KeyCache
 from alertstream.api.limits import RequestLimits
 from alertstream.api.models import Health
 from alertstream.api.observe import Observe
+from alertstream.api.pipeline import Pipeline
 from alertstream.api.rate_limit import RateLimiter
 from alertstream.api.routes import router
 from alertstream.runtime import metrics as _contract_metrics  # noqa: F401 - alertstream_build_info on /metrics
@@ -34,16 +37,28 @@ log = logging.getLogger(__name__)
 STATEMENT_TIMEOUT_MS = 5000
 
 DESCRIPTION = """The history of alertstream: alerts with their notifications, delivery attempts and audit
-trail, why each alert fired, and stats. Every `/api/v1` request needs an API key
-(`Authorization: Bearer ask_…` or `X-API-Key`); a tenant key sees its tenant only. Errors are
-RFC 9457 problem details (`application/problem+json`)."""
+trail, why each alert fired, stats and the dead-letter topics; and the Alertmanager API v2 subset
+Prometheus and amtool use (`/api/v2`: receive alerts, current alerts, status, receivers). Every
+`/api/v1` and `/api/v2` request needs an API key (`Authorization: Bearer ask_…` or `X-API-Key`);
+a tenant key sees its tenant only. Errors are RFC 9457 problem details (`application/problem+json`)."""
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:
     await conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
 
-def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 65_536, pool_size: int = 10) -> FastAPI:
+def create_app(
+    dsn: str,
+    *,
+    rate_limit: float = 20.0,
+    max_request_bytes: int = 65_536,
+    max_alerts_bytes: int = 4 * 1024 * 1024,
+    pool_size: int = 10,
+    pipeline: Pipeline | None = None,
+) -> FastAPI:
+    """``pipeline``: the broker, topics, codec and config of ``/api/v2`` and the DLQ endpoints
+    (without one they answer 503); ``max_alerts_bytes``: the body limit of ``POST /api/v2/alerts``."""
+    connected = pipeline or Pipeline()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
         min_size=1,
@@ -61,9 +76,11 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        connected.start()
         try:
             yield
         finally:
+            await connected.close()
             await pool.close()
 
     app = FastAPIOffline(
@@ -77,10 +94,17 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
     app.state.pool = pool
     app.state.keys = KeyCache(pool)
     app.state.limiter = RateLimiter(rate=rate_limit, burst=max(1.0, 2 * rate_limit))
+    app.state.pipeline = connected
+    app.state.started = datetime.now(UTC)
+    app.state.dlq_slots = asyncio.Semaphore(dlq_routes.CONCURRENT)
     problems.install(app)
     app.include_router(router)
+    app.include_router(v2_routes.router)
+    app.include_router(dlq_routes.router)
     _operations(app, pool)
-    app.add_middleware(RequestLimits, max_bytes=max_request_bytes)
+    app.add_middleware(
+        RequestLimits, max_bytes=max_request_bytes, larger={("POST", "/api/v2/alerts"): max_alerts_bytes}
+    )
     app.add_middleware(Observe)  # outermost: also counts what the limits refuse
     return app
 

@@ -34,15 +34,18 @@ async def _problem(send: Send, status: int, title: str, detail: str) -> None:
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """``larger``: (method, path) -> a body limit of its own (``POST /api/v2/alerts`` takes batches)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[tuple[str, str], int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        limit = self.larger.get((scope.get("method", ""), scope.get("path", "")), self.max_bytes)
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             await _problem(send, 414, "URI Too Long", f"the query string is over {MAX_QUERY_BYTES} bytes")
             return

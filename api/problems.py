@@ -24,20 +24,28 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    errors: list[dict[str, str]] | None = Field(default=None, description="each invalid parameter: loc, msg")
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="each invalid parameter (or refused alert of a batch): loc, msg"
+    )
 
 
 class ApiProblem(Exception):
     """Raised by handlers for an answer other than 2xx."""
 
     def __init__(
-        self, status: int, detail: str, kind: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        detail: str,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.kind = kind
         self.headers = headers or {}
+        self.errors = errors
 
 
 def not_found(what: str = "resource") -> ApiProblem:
@@ -72,7 +80,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiProblem)
     async def _api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, exc.kind, exc.headers)
+        return problem_response(exc.status, exc.detail, exc.kind, exc.headers, exc.errors)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

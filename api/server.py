@@ -18,12 +18,28 @@ import uvicorn
 
 from alertstream.api.app import create_app
 from alertstream.api.limits import MAX_HEAD_BYTES
+from alertstream.api.pipeline import Pipeline
 
 
 def config(
-    dsn: str, host: str, port: int, *, rate_limit: float, max_request_bytes: int, pool_size: int = 10
+    dsn: str,
+    host: str,
+    port: int,
+    *,
+    rate_limit: float,
+    max_request_bytes: int,
+    pool_size: int = 10,
+    pipeline: Pipeline | None = None,
+    max_alerts_bytes: int = 4 * 1024 * 1024,
 ) -> uvicorn.Config:
-    app = create_app(dsn, rate_limit=rate_limit, max_request_bytes=max_request_bytes, pool_size=pool_size)
+    app = create_app(
+        dsn,
+        rate_limit=rate_limit,
+        max_request_bytes=max_request_bytes,
+        max_alerts_bytes=max_alerts_bytes,
+        pool_size=pool_size,
+        pipeline=pipeline,
+    )
     return uvicorn.Config(
         app,
         host=host,
@@ -52,8 +68,27 @@ class _ForegroundServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(dsn: str, host: str, port: int, *, rate_limit: float, max_request_bytes: int) -> None:
-    _ForegroundServer(config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes)).run()
+def serve(
+    dsn: str,
+    host: str,
+    port: int,
+    *,
+    rate_limit: float,
+    max_request_bytes: int,
+    max_alerts_bytes: int,
+    pipeline: Pipeline | None = None,
+) -> None:
+    _ForegroundServer(
+        config(
+            dsn,
+            host,
+            port,
+            rate_limit=rate_limit,
+            max_request_bytes=max_request_bytes,
+            max_alerts_bytes=max_alerts_bytes,
+            pipeline=pipeline,
+        )
+    ).run()
 
 
 class ApiServer:
@@ -67,10 +102,11 @@ class ApiServer:
         *,
         rate_limit: float = 10_000.0,
         max_request_bytes: int = 65_536,
+        pipeline: Pipeline | None = None,
     ) -> None:
         # (uvicorn installs no signal handlers off the main thread: the owner stops it)
         self._server = uvicorn.Server(
-            config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes)
+            config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes, pipeline=pipeline)
         )
         self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
         self.host = host

@@ -2,7 +2,7 @@
 headers operators and `dlq list` read), and the outcome record for history and audit.
 
 Pure builders, so the header contract is one place: the deliver loop, `dlq replay` and the tests
-all use these names.
+all use these names (those `dlq replay` needs live in :mod:`alertstream.schemas.task_headers`).
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from alertstream.consumers.model import Task
+from alertstream.schemas.task_headers import (  # re-exported: the deliver loop's names
+    HEADER_ATTEMPT,
+    HEADER_ERROR,
+    HEADER_NOT_BEFORE,
+    HEADER_REASON,
+    HEADER_REPLAYED,
+    Headers,
+    retry_headers,
+)
 
-HEADER_ATTEMPT = "attempt"
-HEADER_NOT_BEFORE = "not-before"
-HEADER_REASON = "reason"
-HEADER_ERROR = "error"
-#: Set by `dlq replay` and kept on later tiers: the task may pass a 410-disabled receiver.
-HEADER_REPLAYED = "replayed"
 HEADER_DEAD_LETTERED_AT = "dead-lettered-at"
 HEADER_SEVERITY = "severity"
-
-Headers = list[tuple[str, str | bytes | None]]
 
 #: Longest error text carried in a header or a task (details are bounded, never secret).
 MAX_ERROR_CHARS = 500
@@ -28,16 +29,6 @@ MAX_ERROR_CHARS = 500
 
 def error_text(reason: str, detail: str) -> str:
     return detail[:MAX_ERROR_CHARS] or reason
-
-
-def retry_headers(attempt: int, not_before_ms: int, reason: str | None, replayed: bool) -> Headers:
-    """Headers of a task on a retry tier (``reason`` is None for a replay from the DLQ)."""
-    return [
-        (HEADER_ATTEMPT, str(attempt).encode()),
-        (HEADER_NOT_BEFORE, str(not_before_ms).encode()),
-        *([(HEADER_REASON, reason.encode())] if reason is not None else []),
-        *([(HEADER_REPLAYED, b"1")] if replayed else []),
-    ]
 
 
 def dlq_headers(attempt: int, reason: str, error: str, severity: str, at_ms: int) -> Headers:
@@ -112,3 +103,14 @@ def outcome_record(
         "latency_seconds": latency,
         "at": at_ms,
     }
+
+
+__all__ = [
+    "HEADER_ATTEMPT",
+    "HEADER_ERROR",
+    "HEADER_NOT_BEFORE",
+    "HEADER_REASON",
+    "HEADER_REPLAYED",
+    "Headers",
+    "retry_headers",
+]

@@ -59,6 +59,7 @@ def _finish(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
     config.setdefault("logger", KAFKA_LOGGER)
     return config
 
+
 FETCH_WAIT_ENV = "ALERTSTREAM_KAFKA_FETCH_WAIT_MS"
 LINGER_ENV = "ALERTSTREAM_KAFKA_LINGER_MS"
 #: For a real Kafka (long-poll returns when data arrives): idle consumers cost nearly nothing.

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     api_port: int = Field(default=9410, ge=0, le=65535, description="HTTP API port (0 = any free port)")
     api_rate_limit: float = Field(default=20.0, gt=0, le=100_000, description="requests/s per API key (burst 2x)")
     api_max_request_bytes: int = Field(default=65_536, ge=1024, le=16_777_216, description="request body limit")
+    api_max_alerts_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="body limit of POST /api/v2/alerts"
+    )
     health_stall_seconds: float = Field(
         default=DEFAULT_STALL_S, gt=0, description="/healthz fails after a loop made no progress this long with work"
     )

@@ -33,7 +33,16 @@ class TopicPlan:
 
 def contract_names(config: AlertstreamConfig) -> list[str]:
     """Every topic the pipeline uses, by contract name (without the prefix)."""
-    names = [t.EVENTS_METRIC, t.EVENTS_DRIFT, t.EVENTS_INVALID, t.ALERTS, t.CONFIG, t.RATE_LIMITS, t.DELIVERIES]
+    names = [
+        t.EVENTS_METRIC,
+        t.EVENTS_DRIFT,
+        t.EVENTS_ALERTS,
+        t.EVENTS_INVALID,
+        t.ALERTS,
+        t.CONFIG,
+        t.RATE_LIMITS,
+        t.DELIVERIES,
+    ]
     names.append(t.STORE_REJECTED)
     tiers = len(config.delivery.retry_delays_seconds)
     for channel in CHANNELS:

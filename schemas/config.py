@@ -25,6 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
+from alertstream.schemas.external_alerts_config import ExternalAlertsSection
 from alertstream.schemas.history_config import HistorySection
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
 from alertstream.schemas.rules_config import (
@@ -94,6 +95,7 @@ class AlertstreamConfig(Strict):
     receivers: list[Receiver] = Field(default_factory=list)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
     history: HistorySection = Field(default_factory=HistorySection)
+    external_alerts: ExternalAlertsSection = Field(default_factory=ExternalAlertsSection)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -81,6 +81,11 @@ VALIDATION_REASONS = (
     "future_timestamp",
     "too_large",
     "bad_text",  # NUL or a lone surrogate: text PostgreSQL or UTF-8 JSON cannot hold
+    # received alerts (schemas.external_alerts)
+    "bad_name",
+    "bad_tenant",
+    "missing_tenant",
+    "wrong_tenant",
 )
 
 

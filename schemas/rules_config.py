@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alertstream.schemas.matchers import MatcherError, parse_matcher
+
 Operator = Literal[">", ">=", "<", "<=", "=="]
 Severity = Literal["critical", "warning", "info"]
 
@@ -134,15 +136,29 @@ class RouteNode(_Strict):
     """One node of the routing tree (Alertmanager-style).
 
     An alert enters at the root and descends into the first child whose ``match`` fits (every
-    key equal: ``tenant``, ``severity``, ``rule``/``rule_id``, ``status``, else a label name);
+    key equal: ``tenant``, ``severity``, ``rule``/``rule_id``, ``status``, else a label name)
+    and whose ``matchers`` all match;
     with ``continue: true`` it also tries the following siblings. The deepest matching nodes'
     receivers (inherited from the parent when unset) are the alert's routes.
     """
 
     receiver: str | None = None
     match: dict[str, str] = Field(default_factory=dict)
+    #: Alertmanager matchers (``severity=~"critical|warning"``, ``team!="db"``) on the alert's label
+    #: set (:func:`alertstream.schemas.matchers.alert_labels`); all of them and ``match`` must fit.
+    matchers: list[str] = Field(default_factory=list, max_length=32)
     routes: list[RouteNode] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
+
+    @field_validator("matchers")
+    @classmethod
+    def _parse_matchers(cls, texts: list[str]) -> list[str]:
+        for i, text in enumerate(texts):
+            try:
+                parse_matcher(text)
+            except MatcherError as exc:
+                raise ValueError(f"matchers[{i}]: {exc}") from None
+        return texts
 
 
 def route_nodes(root: RouteNode | None, path: str = "routes") -> Iterator[tuple[str, RouteNode]]:

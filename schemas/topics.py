@@ -12,6 +12,8 @@ CHANNELS = ("webhook", "slack", "pagerduty", "email")
 
 EVENTS_METRIC = "events.metric"
 EVENTS_DRIFT = "events.drift"
+#: Alerts from other systems (Prometheus: `POST /api/v2/alerts`), keyed by their fingerprint.
+EVENTS_ALERTS = "events.alerts"
 EVENTS_INVALID = "events.invalid"
 ALERTS = "alerts"
 #: Compacted: the latest config (rules, routes, receivers) every worker reads as a global table.
@@ -57,6 +59,10 @@ class TopicNames:
     @property
     def events_drift(self) -> str:
         return self.name(EVENTS_DRIFT)
+
+    @property
+    def events_alerts(self) -> str:
+        return self.name(EVENTS_ALERTS)
 
     @property
     def events_invalid(self) -> str:

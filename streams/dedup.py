@@ -44,7 +44,7 @@ by :func:`expired`, so memory is bounded by the fingerprints active in the last 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -91,6 +91,10 @@ class EpisodeState(NamedTuple):
     event_ids: tuple[str, ...] = ()
     #: The newest event timestamp applied, uncapped (``watermark`` is capped at the worker's now).
     last_at: int = 0
+    #: Alerts from other systems (:mod:`alertstream.streams.external_alerts`): when the firing
+    #: episode ends without an update (0 = no end), and what its resolution is built from.
+    ends_at: int = 0
+    external: Mapping[str, Any] | None = None
 
     def to_row(self) -> list[Any]:
         row: list[Any] = list(self)

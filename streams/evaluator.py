@@ -21,6 +21,7 @@ from typing import Any
 
 from alertstream.schemas.config import AlertstreamConfig
 from alertstream.schemas.events import DriftEvent, MetricEvent
+from alertstream.schemas.external_alerts_config import ExternalAlertsSection
 from alertstream.schemas.rules_config import RateLimitSection
 from alertstream.streams.dedup import Decision, EpisodeState, deny, expired, step
 from alertstream.streams.fingerprint import drift_entity, metric_entity
@@ -43,6 +44,8 @@ class Compiled:
     limits: RateLimitSection
     version: int
     redaction: Redaction = field(default_factory=Redaction)
+    #: How alerts from other systems are evaluated (:mod:`alertstream.streams.external_alerts`).
+    external: ExternalAlertsSection = field(default_factory=ExternalAlertsSection)
 
     @classmethod
     def from_config(cls, config: AlertstreamConfig) -> Compiled:
@@ -54,6 +57,7 @@ class Compiled:
             config.rate_limits,
             config.version,
             Redaction.from_config(config.redaction),
+            config.external_alerts,
         )
 
 
@@ -178,7 +182,7 @@ class Evaluator:
             **obs.details,
         }
         # routing sees the real labels (it is internal); everything in the record is redacted
-        routes = self.compiled.router.routes(obs.tenant, d.severity, rule.id, status, obs.labels)
+        routes = self.compiled.router.routes(obs.tenant, d.severity, rule.id, status, obs.labels, obs.entity)
         redaction = self.compiled.redaction
         entity = shown_entity(obs, redaction)
         record: dict[str, Any] = {

@@ -18,12 +18,17 @@ the worker crash-loop on it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from alertstream.schemas import codec as c
 from alertstream.schemas.codec import Codec
 from alertstream.schemas.errors import CodecError, ValidationError
 from alertstream.schemas.events import DriftEvent, MetricEvent, drift_event, metric_event
+from alertstream.schemas.external_alerts import ExternalAlertEvent, external_alert
+
+E = TypeVar("E")
 
 MAX_DETAIL = 512
 #: What a set-aside record keeps of a value too large to forward: enough to recognise it.
@@ -70,6 +75,29 @@ class Invalid:
         return short_key, None if self.value is None else self.value[:SET_ASIDE_PREFIX_BYTES], headers
 
 
+def decode(
+    codec: Codec,
+    expected: str,
+    validate: Callable[[dict[str, Any], int], E],
+    key: bytes | None,
+    value: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    now_ms: int,
+) -> E | Invalid:
+    """One message of an input topic: the validated event, or why it is invalid (never raises)."""
+    try:
+        if value is None:
+            raise CodecError("truncated", "no value (tombstone)")
+        record = codec.decode(value, expected)
+        return validate(record, now_ms)
+    except (CodecError, ValidationError) as exc:
+        return Invalid(exc.reason, exc.detail, key, value, topic, partition, offset)
+    except Exception as exc:  # a decoder bug must not stall the partition either; its own reason
+        return Invalid("decode_failed", f"unexpected {type(exc).__name__}", key, value, topic, partition, offset)
+
+
 class Ingest:
     """Decodes one input topic's messages. ``drift`` selects the DriftEvent schema."""
 
@@ -81,15 +109,19 @@ class Ingest:
     def parse(
         self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int, now_ms: int
     ) -> MetricEvent | DriftEvent | Invalid:
-        try:
-            if value is None:
-                raise CodecError("truncated", "no value (tombstone)")
-            record = self.codec.decode(value, self.expected)
-            return self.validate(record, now_ms)
-        except (CodecError, ValidationError) as exc:
-            return Invalid(exc.reason, exc.detail, key, value, topic, partition, offset)
-        except Exception as exc:  # a decoder bug must not stall the partition either; its own reason
-            return Invalid("decode_failed", f"unexpected {type(exc).__name__}", key, value, topic, partition, offset)
+        return decode(self.codec, self.expected, self.validate, key, value, topic, partition, offset, now_ms)
+
+
+class ExternalIngest:
+    """Decodes ``events.alerts``: alerts received by the API (:mod:`alertstream.schemas.external_alerts`)."""
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+
+    def parse(
+        self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int, now_ms: int
+    ) -> ExternalAlertEvent | Invalid:
+        return decode(self.codec, c.EXTERNAL_ALERT, external_alert, key, value, topic, partition, offset, now_ms)
 
 
 @dataclass

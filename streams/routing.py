@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from alertstream.schemas.rules_config import RouteNode
+from alertstream.schemas.matchers import Matcher, alert_labels, parse_matcher
+from alertstream.schemas.rules_config import RouteNode, route_nodes
 
 #: Match keys that name alert attributes; any other key is a label name.
 ATTRIBUTE_KEYS = frozenset({"tenant", "severity", "rule", "rule_id", "status"})
@@ -46,43 +47,71 @@ class Router:
     Every alert is routed, and almost all of them share a handful of (tenant, severity, rule,
     status, labels) combinations: :meth:`routes` remembers its answers (bounded), keyed by *all*
     of its arguments — the answer must stay a pure function of them (a routing input added later
-    belongs in the key)."""
+    belongs in the key).
+
+    A node's ``matchers`` (Alertmanager's language, :mod:`alertstream.schemas.matchers`) see the
+    alert's label set — its labels plus ``alertname``/``rule``, ``tenant``, ``severity`` and
+    ``entity`` — built once per alert, and only when a node with matchers is reached."""
 
     def __init__(self, root: RouteNode | None, receivers: Mapping[str, str]) -> None:
         self.root = root
         self.receivers = dict(receivers)
         self._cache: dict[tuple[object, ...], list[Route]] = {}
+        self._matchers: dict[int, list[Matcher]] = {
+            id(node): [parse_matcher(m) for m in node.matchers] for _, node in route_nodes(root) if node.matchers
+        }
+
+    def _fits(
+        self, node: RouteNode, attrs: Mapping[str, str], labels: Mapping[str, str], seen: list[dict[str, str]]
+    ) -> bool:
+        if not _matches(node.match, attrs, labels):
+            return False
+        matchers = self._matchers.get(id(node))
+        if not matchers:
+            return True
+        if not seen:
+            seen.append(alert_labels({"labels": labels, **attrs}))
+        return all(m.matches(seen[0]) for m in matchers)
 
     def _walk(
-        self, node: RouteNode, inherited: str | None, attrs: Mapping[str, str], labels: Mapping[str, str]
+        self,
+        node: RouteNode,
+        inherited: str | None,
+        attrs: Mapping[str, str],
+        labels: Mapping[str, str],
+        seen: list[dict[str, str]],
     ) -> list[str]:
         receiver = node.receiver or inherited
         found: list[str] = []
         for child in node.routes:
-            if _matches(child.match, attrs, labels):
-                found += self._walk(child, receiver, attrs, labels)
+            if self._fits(child, attrs, labels, seen):
+                found += self._walk(child, receiver, attrs, labels, seen)
                 if not child.continue_:
                     break
         if not found and receiver:
             found.append(receiver)
         return found
 
-    def routes(self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str]) -> list[Route]:
+    def routes(
+        self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str], entity: str = ""
+    ) -> list[Route]:
         """The receivers of one alert, de-duplicated in tree order (a new list: callers may keep it)."""
         if self.root is None:
             return []
-        key = (tenant, severity, rule_id, status, tuple(labels.items()))
+        key = (tenant, severity, rule_id, status, entity, tuple(labels.items()))
         known = self._cache.get(key)
         if known is None:
             if len(self._cache) >= ROUTE_CACHE:
                 self._cache.clear()
-            known = self._cache[key] = self._resolve(tenant, severity, rule_id, status, labels)
+            known = self._cache[key] = self._resolve(tenant, severity, rule_id, status, labels, entity)
         return list(known)
 
-    def _resolve(self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str]) -> list[Route]:
+    def _resolve(
+        self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str], entity: str
+    ) -> list[Route]:
         assert self.root is not None
-        attrs = {"tenant": tenant, "severity": severity, "rule_id": rule_id, "status": status}
-        names: Sequence[str] = self._walk(self.root, None, attrs, labels)
+        attrs = {"tenant": tenant, "severity": severity, "rule_id": rule_id, "status": status, "entity": entity}
+        names: Sequence[str] = self._walk(self.root, None, attrs, labels, [])
         seen: dict[str, Route] = {}
         for name in names:
             channel = self.receivers.get(name)

@@ -57,6 +57,8 @@ _JSON = json.JSONEncoder(separators=(",", ":"))
 #: Keys ending in "name" that name things, not people.
 _SAFE_NAME_KEYS = frozenset(
     {"rule_name", "metric_name", "host_name", "hostname", "service_name", "payer_name", "drift_name", "app_name"}
+    # Prometheus / Kubernetes label names of received alerts (events.alerts)
+    | {"alertname", "job_name", "pod_name", "container_name", "node_name", "cluster_name", "device_name"}
 )
 
 

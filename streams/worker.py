@@ -44,9 +44,11 @@ from alertstream.schemas.config import AlertstreamConfig, supersedes
 from alertstream.streams.batch_consumer import BatchApp
 from alertstream.streams.config_feed import ConfigFeed
 from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
+from alertstream.streams.external_alerts import ExternalEvaluator, split
+from alertstream.streams.external_timer import EndTimes
 from alertstream.streams.faust_connection import broker_settings
 from alertstream.streams.faust_lag import install_lag_export
-from alertstream.streams.ingest import Ingest, Invalid, InvalidSummary
+from alertstream.streams.ingest import ExternalIngest, Ingest, Invalid, InvalidSummary
 from alertstream.streams.sanitise import install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,10 @@ log = logging.getLogger(__name__)
 #: ~3 ms measured), so a sweep of 100k keys takes 50 ticks.
 EXPIRY_INTERVAL_S = 1.0
 EXPIRY_SLICE = 2000
+#: Firing external alerts whose end passed are resolved by this timer (streams.external_timer): per
+#: tick, the next END_SLICE keys of its sweep are looked at and at most END_SLICE ended alerts resolved.
+END_INTERVAL_S = 1.0
+END_SLICE = 2000
 #: Rate-limit windows (a handful per tenant) are dropped on their own, slower timer.
 RATE_EXPIRY_INTERVAL_S = 60.0
 #: At most one log line per this interval summarises what went to events.invalid (and the latest).
@@ -129,12 +135,22 @@ class WorkerApp:
         self.max_message_bytes = config.topics.max_message_bytes
         self.fault = os.environ.get(FAULT_ENV, "")
         self.codec = codec  # from the settings (runtime.codecs): registry mode, the size limit
-        self.ingest = {
+        self.ingest: dict[str, Ingest | ExternalIngest] = {
             topics.events_metric: Ingest(self.codec, drift=False),
             topics.events_drift: Ingest(self.codec, drift=True),
+            topics.events_alerts: ExternalIngest(self.codec),
         }
-        self.topic_label = {topics.events_metric: t.EVENTS_METRIC, topics.events_drift: t.EVENTS_DRIFT}
+        self.topic_label = {
+            topics.events_metric: t.EVENTS_METRIC,
+            topics.events_drift: t.EVENTS_DRIFT,
+            topics.events_alerts: t.EVENTS_ALERTS,
+        }
         self.evaluator = Evaluator(Compiled.from_config(config))
+        # alerts from other systems (events.alerts): same state table, limiter, routes; resolved by
+        # end time on a timer. The lock keeps a batch and the timer from interleaving on one key.
+        self.external = ExternalEvaluator(self.evaluator)
+        self.end_times = EndTimes()
+        self.state_lock = asyncio.Lock()
         self.feed = ConfigFeed(bootstrap, topics.config)
         self.feed_generation = 0
         # Rate-limit counts of every worker (streams.rate_limit): read on the follower's thread,
@@ -143,7 +159,11 @@ class WorkerApp:
         self.rate_follower = TopicFollower(bootstrap, topics.rate_limits, self._on_rate_record, "rate-counts")
         self.rate_published: set[tuple[str, int]] = set()
         self.source = self.app.topic(
-            topics.events_metric, topics.events_drift, key_serializer="raw", value_serializer="raw"
+            topics.events_metric,
+            topics.events_drift,
+            topics.events_alerts,
+            key_serializer="raw",
+            value_serializer="raw",
         )
         self.invalid = self.app.topic(topics.events_invalid, key_serializer="raw", value_serializer="raw")
         self.rate_out = self.app.topic(topics.rate_limits, key_serializer="raw", value_serializer="raw")
@@ -173,6 +193,7 @@ class WorkerApp:
         self.unsealed: set[int] = set()
         self.written_recently: set[int] = set()
         self.app.timer(EXPIRY_INTERVAL_S)(self._expire)
+        self.app.timer(END_INTERVAL_S)(self._resolve_ended)
         self.app.timer(RATE_EXPIRY_INTERVAL_S)(self._expire_counts)
         self.app.timer(INVALID_LOG_INTERVAL_S)(self._log_invalid)
         self.app.timer(SEAL_INTERVAL_S)(self._seal)
@@ -253,6 +274,32 @@ class WorkerApp:
 
     async def handle(self, batch: Sequence[Any]) -> None:
         """One fetch of Faust messages: parse, evaluate, send the alerts, then write state once per key."""
+        async with self.state_lock:
+            await self._handle(batch)
+
+    def _process(self, parsed: Sequence[tuple[int, Any]]) -> BatchResult:
+        """The rules' events through the evaluator, received alerts through the external one."""
+        ours, external = split(parsed)
+        result = self.evaluator.process(ours, self.state.get)
+        return self.external.process(external, self.state.get, result) if external else result
+
+    async def _resolve_ended(self) -> None:
+        """Resolve the firing external alerts whose end time passed (streams.external_timer)."""
+        state = self.state
+        async with self.state_lock:
+            self.end_times.sweep(state.keys, state.get, END_SLICE)
+            due = self.end_times.due(int(time.time() * 1000), END_SLICE)
+            if not due:
+                return
+            owned = {
+                tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.events_alerts
+            }
+            mine = [fp for fp in due if (stored := state.get(fp)) and int(stored[0]) in owned]
+            result = self.external.resolve_due(mine, state.get)
+            if result.alerts or result.writes:
+                await self._apply(result)
+
+    async def _handle(self, batch: Sequence[Any]) -> None:
         self._maybe_reconfigure()
         self._merge_rate_counts()
         now = int(time.time() * 1000)
@@ -272,7 +319,7 @@ class WorkerApp:
         if not parsed:
             return
         try:
-            result = self.evaluator.process(parsed, self.state.get)
+            result = self._process(parsed)
         except Exception:
             # A bug met by some valid-looking event must not crash-loop the partition: evaluate
             # one by one (process() changes nothing but rate-limit counts until its writes are
@@ -280,7 +327,7 @@ class WorkerApp:
             log.exception("batch evaluation failed; retrying event by event")
             for (partition, event), msg in zip(parsed, sources, strict=True):
                 try:
-                    single = self.evaluator.process([(partition, event)], self.state.get)
+                    single = self._process([(partition, event)])
                 except Exception as exc:
                     self._send_invalid(
                         Invalid(
@@ -330,6 +377,7 @@ class WorkerApp:
                     del state[fp]
             else:
                 state[fp] = [partition, row]
+        self.end_times.note(result.writes)
         if self.fault == FAULT_CRASH_AFTER_STATE_WRITE and result.writes:
             await self._crash_after_flush({partition for partition, _ in result.writes.values()})
         for reason, count in result.suppressed.items():

@@ -25,10 +25,25 @@ PROMETHEUS = shutil.which("prometheus")
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[str], job: str = "alertstream", labels: dict[str, str] | None = None) -> None:
+    """``rules``: alerting rules (one group), ``alerting``: Prometheus' ``alerting`` section (where
+    it sends its alerts), ``args``: more command-line flags (e.g. a short resend delay)."""
+
+    def __init__(
+        self,
+        targets: list[str],
+        job: str = "alertstream",
+        labels: dict[str, str] | None = None,
+        *,
+        rules: list[dict[str, Any]] | None = None,
+        alerting: dict[str, Any] | None = None,
+        args: list[str] | None = None,
+    ) -> None:
         self.targets = targets
         self.job = job
         self.labels = labels or {}  # target labels, e.g. the namespace a Kubernetes scrape would add
+        self.rules = rules or []
+        self.alerting = alerting
+        self.args = args or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = Path(tempfile.mkdtemp(prefix="alertstream-prom-"))
@@ -36,12 +51,17 @@ class PrometheusServer:
 
     def __enter__(self) -> PrometheusServer:
         assert PROMETHEUS is not None, "prometheus is not installed (make test installs it)"
-        config = {
+        config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [
                 {"job_name": self.job, "static_configs": [{"targets": self.targets, "labels": self.labels}]}
             ],
         }
+        if self.rules:
+            (self._dir / "rules.yml").write_text(json.dumps({"groups": [{"name": "test", "rules": self.rules}]}))
+            config["rule_files"] = [str(self._dir / "rules.yml")]
+        if self.alerting:
+            config["alerting"] = self.alerting
         (self._dir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
         self._proc = subprocess.Popen(
             [
@@ -50,6 +70,7 @@ class PrometheusServer:
                 f"--storage.tsdb.path={self._dir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -3,6 +3,7 @@ API keys for two tenants and an admin, and the API served by uvicorn on loopback
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,8 +11,13 @@ import httpx
 import pytest
 
 from alertstream.api.keys import create_key
+from alertstream.api.pipeline import Pipeline
 from alertstream.api.server import ApiServer
 from alertstream.local_stack import StackInfo
+from alertstream.runtime.topic_admin import create_topics
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import load_config
+from alertstream.schemas.topics import TopicNames
 from tests.integration.api.history_data import History, write_history
 from tests.integration.consumers.helpers import schema_dsn
 
@@ -21,6 +27,7 @@ class Api:
     url: str
     dsn: str
     history: History
+    pipeline: Pipeline
     acme: str  # tenant key of acme
     globex: str  # tenant key of globex
     admin: str
@@ -36,10 +43,15 @@ def api_dsn(stack: StackInfo) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(api_dsn: str) -> Iterator[Api]:
+def api(api_dsn: str, stack: StackInfo) -> Iterator[Api]:
+    """The API on the history, connected to the broker (its own topic prefix: /api/v2, DLQs)."""
     history = write_history(api_dsn)
     acme = create_key(api_dsn, "acme", "acme test key").key
     globex = create_key(api_dsn, "globex", "globex test key").key
     admin = create_key(api_dsn, None, "admin test key").key
-    with ApiServer(api_dsn) as server:
-        yield Api(server.url, api_dsn, history, acme, globex, admin)
+    config = load_config(None)
+    topics = TopicNames(f"t{uuid.uuid4().hex[:10]}.")
+    create_topics(stack.bootstrap, config, topics)
+    pipeline = Pipeline(topics, Codec(), config, stack.bootstrap)
+    with ApiServer(api_dsn, pipeline=pipeline) as server:
+        yield Api(server.url, api_dsn, history, pipeline, acme, globex, admin)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from alertstream.consumers.dlq import read_dlq, replay
+from alertstream.runtime.dlq import read_dlq, replay
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
 from tests.integration.consumers.helpers import (

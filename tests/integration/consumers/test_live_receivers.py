@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from alertstream.consumers.dlq import read_dlq
 from alertstream.consumers.model import delivery_id
+from alertstream.runtime.dlq import read_dlq
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
 from alertstream.streams.config_feed import publish_config

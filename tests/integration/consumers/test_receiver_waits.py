@@ -14,8 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from alertstream.consumers.dlq import read_dlq
 from alertstream.consumers.model import delivery_id
+from alertstream.runtime.dlq import read_dlq
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
 from tests.integration.consumers.helpers import (

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from alertstream.consumers.dlq import read_dlq
 from alertstream.consumers.model import delivery_id, tasks_for
+from alertstream.runtime.dlq import read_dlq
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import DELIVERY_TASK, Codec
 from tests.integration.consumers.helpers import (

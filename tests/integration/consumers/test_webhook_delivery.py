@@ -117,7 +117,7 @@ def _ok(server: Receiver, path: str) -> list[Any]:
 async def test_undecodable_alert_goes_to_the_dlq_and_the_partition_moves_on(settings: Settings) -> None:
     from confluent_kafka import Producer
 
-    from alertstream.consumers.dlq import read_dlq
+    from alertstream.runtime.dlq import read_dlq
     from alertstream.runtime.kafka_clients import producer_config
 
     server = Receiver()

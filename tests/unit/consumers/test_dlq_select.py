@@ -6,7 +6,7 @@ import pytest
 import typer
 
 from alertstream.cli_consumers import _time
-from alertstream.consumers.dlq import DlqEntry, select
+from alertstream.runtime.dlq import DlqEntry, select
 
 
 def _entry(offset: int, ts: int, fingerprint: str | None) -> DlqEntry:

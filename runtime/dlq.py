@@ -1,4 +1,6 @@
-"""`alertstream dlq list|replay CHANNEL`: inspect a channel's dead-letter topic and replay it.
+"""Reading a channel's dead-letter topic and replaying it: `alertstream dlq list|replay CHANNEL` and
+the API's `GET /api/v1/dlq/{channel}` / `POST /api/v1/dlq/{channel}/replay` (one implementation,
+in the runtime layer so that both stages call it).
 
 Reading assigns every partition from the beginning with no consumer group (nothing is committed,
 the DLQ is never consumed away) and stops once nothing new arrived for ``idle_seconds`` (tansu's
@@ -17,11 +19,15 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from alertstream.consumers.task_messages import HEADER_ERROR, HEADER_REASON, retry_headers
 from alertstream.runtime.kafka_clients import consumer_config, producer_config
 from alertstream.schemas.codec import DELIVERY_TASK, Codec
 from alertstream.schemas.errors import CodecError
+from alertstream.schemas.task_headers import HEADER_ERROR, HEADER_REASON, retry_headers
 from alertstream.schemas.topics import TopicNames
+
+
+class DlqTopicMissing(LookupError):
+    """The channel's DLQ topic does not exist (``alertstream topics create`` creates it)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class DlqEntry:
             "severity": alert.get("severity"),
             "fingerprint": alert.get("fingerprint"),
             "alert_id": alert.get("alert_id"),
+            "tenant": alert.get("tenant"),
             "error": t.get("last_error") or self.headers.get(HEADER_ERROR),
         }
 
@@ -69,7 +76,7 @@ def read_dlq(
     try:
         meta = consumer.list_topics(topic, timeout=10)
         if topic not in meta.topics or meta.topics[topic].error is not None:
-            raise SystemExit(f"topic {topic} does not exist")
+            raise DlqTopicMissing(f"topic {topic} does not exist")
         consumer.assign([TopicPartition(topic, p, 0) for p in meta.topics[topic].partitions])
         last = time.monotonic()
         while time.monotonic() - last < idle_seconds:
@@ -102,13 +109,18 @@ def select(
     since_ms: int | None = None,
     until_ms: int | None = None,
     fingerprint: str | None = None,
+    tenant: str | None = None,
 ) -> Iterator[DlqEntry]:
+    """The entries dead-lettered in [since, until] (ms), of one fingerprint, of one tenant (a tenant
+    sees only the tasks it can decode as its own: undecodable entries name no tenant)."""
     for e in entries:
         if since_ms is not None and e.timestamp_ms < since_ms:
             continue
         if until_ms is not None and e.timestamp_ms > until_ms:
             continue
         if fingerprint is not None and (e.task is None or e.task["alert"]["fingerprint"] != fingerprint):
+            continue
+        if tenant is not None and (e.task is None or e.task["alert"]["tenant"] != tenant):
             continue
         yield e
 

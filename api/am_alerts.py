@@ -1,0 +1,120 @@
+"""``GET /api/v2/alerts``: the current alerts from the history, in Alertmanager's shape.
+
+Current = the latest record of each fingerprint is ``firing`` (a resolve, or the end-time
+resolution of a received alert, is the latest record once the alert ended). Only fingerprints with
+a record in the last :data:`HORIZON` count: no state outlives its group window (at most 30 days),
+so an older ``firing`` record belongs to an episode the worker has long forgotten.
+
+Label sets: a received alert (``details.source == "external"``) shows the labels it was sent with;
+an alertstream rule's alert shows :func:`alertstream.schemas.matchers.alert_labels` (its event
+labels plus ``alertname``, ``rule``, ``tenant``, ``severity``, ``entity``). Filters are
+Alertmanager's: ``filter`` matchers on that label set, ``receiver`` a regex (anchored) over the
+receivers the alert was routed to, ``active``/``silenced``/``inhibited``/``unprocessed`` on its
+state. Every alert here is ``active`` and neither silenced nor inhibited: silences and inhibition
+are the alert lifecycle's (``status_of`` is where their state plugs in).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alertstream.api.am_models import AmAlertStatus, AmReceiver, GettableAlert
+from alertstream.api.history import Conn
+from alertstream.schemas.matchers import Matcher, alert_labels, matches_all
+
+HORIZON = timedelta(days=30)
+#: Go's zero time: Alertmanager's "no end" (and what its clients parse as such).
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+_COLUMNS = "alert_id, tenant, rule_id, status, severity, fingerprint, entity, summary, details, labels, routes,"
+_COLUMNS += " first_seen, last_seen, emitted_at"
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    matchers: tuple[Matcher, ...] = ()
+    receiver: re.Pattern[str] | None = None
+    active: bool = True
+    silenced: bool = True
+    inhibited: bool = True
+    unprocessed: bool = True
+
+
+def _ms(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2**53:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return None
+
+
+def _strings(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def status_of(_row: dict[str, Any]) -> AmAlertStatus:
+    """The Alertmanager state of a current alert (silences and inhibition: the alert lifecycle's)."""
+    return AmAlertStatus(state="active", silencedBy=[], inhibitedBy=[], mutedBy=[])
+
+
+def gettable(row: dict[str, Any]) -> GettableAlert:
+    """One history row (the latest of its fingerprint) as Alertmanager's ``gettableAlert``."""
+    details = row["details"] if isinstance(row["details"], dict) else {}
+    receivers = [str(r.get("receiver", "")) for r in row["routes"] or [] if isinstance(r, dict)]
+    updated = row["emitted_at"] or row["last_seen"]
+    if details.get("source") == "external":
+        labels = _strings(row["labels"])
+        annotations = _strings(details.get("annotations"))
+        starts = _ms(details.get("starts_at")) or row["first_seen"]
+        ends = _ms(details.get("ends_at")) or ZERO_TIME
+        url = str(details.get("generator_url") or "")
+    else:
+        labels = alert_labels(row)
+        annotations = {"summary": str(row["summary"])}
+        starts, ends, url = row["first_seen"], ZERO_TIME, ""
+    return GettableAlert(
+        labels=labels,
+        annotations=annotations,
+        receivers=[AmReceiver(name=r) for r in dict.fromkeys(receivers)],
+        fingerprint=row["fingerprint"],
+        startsAt=starts,
+        updatedAt=updated,
+        endsAt=ends,
+        generatorURL=url,
+        status=status_of(row),
+    )
+
+
+def _wanted(alert: GettableAlert, q: AlertQuery) -> bool:
+    status = alert.status
+    if not q.active and status.state == "active":
+        return False
+    if not q.unprocessed and status.state == "unprocessed":
+        return False
+    if not q.silenced and status.silencedBy:
+        return False
+    if not q.inhibited and status.inhibitedBy:
+        return False
+    if q.receiver is not None and not any(q.receiver.match(r.name) for r in alert.receivers):
+        return False
+    return matches_all(q.matchers, alert.labels)
+
+
+async def current_alerts(conn: Conn, scope: str | None, q: AlertQuery, now: datetime) -> list[GettableAlert]:
+    """The current alerts of ``scope`` (None: every tenant) that pass ``q``, by fingerprint."""
+    params: list[Any] = [now - HORIZON]
+    where = "last_seen >= %s"
+    if scope is not None:
+        where += " AND tenant = %s"
+        params.append(scope)
+    sql = (
+        f"SELECT * FROM (SELECT DISTINCT ON (fingerprint) {_COLUMNS} FROM alerts WHERE {where}"  # noqa: S608
+        " ORDER BY fingerprint, last_seen DESC, alert_id DESC) latest WHERE status = 'firing' ORDER BY fingerprint"
+    )
+    rows = await (await conn.execute(sql, params)).fetchall()
+    out = []
+    for row in rows:
+        alert = gettable(row)
+        if _wanted(alert, q):
+            out.append(alert)
+    return out

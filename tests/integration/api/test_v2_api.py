@@ -1,0 +1,223 @@
+"""The Alertmanager API v2 subset and the DLQ endpoints over real HTTP, PostgreSQL and broker:
+what is published for a batch (exactly), tenants, problem bodies for bad input, and the current
+alerts listed from a history written by the store's own row builders."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from alertstream.api.keys import create_key
+from alertstream.api.pipeline import Pipeline
+from alertstream.api.server import ApiServer
+from alertstream.consumers.store_records import Source, StoreItem, StoreTopics, to_item
+from alertstream.consumers.store_writer import write_batch
+from alertstream.runtime.settings import Settings
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec
+from alertstream.schemas.config import load_config, parse_config
+from alertstream.schemas.external_alerts import fingerprint
+from alertstream.schemas.matchers import alert_labels
+from tests.integration.api.conftest import Api
+from tests.integration.consumers.helpers import make_alert, schema_dsn
+from tests.kafka_reader import read_topic
+
+pytestmark = pytest.mark.integration
+PROBLEM = "application/problem+json"
+CODEC = Codec()
+DAY = 86_400_000
+
+
+def _problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"] == PROBLEM, r.headers
+    body = r.json()
+    assert set(body) >= {"type", "title", "status", "detail"}, body
+    return dict(body)
+
+
+@pytest.fixture
+def connected(api: Api, settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """The API on the test's own topics (exact counts of what it publishes)."""
+    config = parse_config({"external_alerts": {"default_tenant": "initech"}}, "test")
+    pipeline = Pipeline(settings.topics, Codec(), config, settings.kafka_bootstrap)
+    with ApiServer(api.dsn, pipeline=pipeline) as server:
+        yield server.url, settings
+
+
+def test_a_batch_is_published_best_effort_keyed_by_fingerprint_with_the_tenant_of_the_key(
+    api: Api, connected: tuple[str, Settings]
+) -> None:
+    url, settings = connected
+    batch = [
+        {"labels": {"alertname": "A", "job": "node"}, "annotations": {"summary": "s"}, "generatorURL": "http://p/g"},
+        {"labels": {}},  # refused: no label
+        {"labels": {"alertname": "B", "tenant": "globex"}},  # refused: another tenant than the key's
+        {
+            "labels": {"alertname": "C", "empty": ""},
+            "startsAt": "2026-12-01T10:00:00Z",
+            "endsAt": "2026-12-01T10:05:00Z",
+        },
+    ]
+    r = httpx.post(f"{url}/api/v2/alerts", json=batch, headers={"Authorization": f"Bearer {api.acme}"})
+    body = _problem(r, 400)
+    assert body["errors"] == [
+        {"loc": "body.1.labels", "msg": "empty_field: labels: at least one label with a value is required"},
+        {"loc": "body.2.labels.tenant", "msg": "wrong_tenant: labels.tenant: names a tenant other than the API key's"},
+    ]
+    assert "2 of 4 alerts refused (the other 2 were accepted)" in body["detail"]
+    admin = [{"labels": {"alertname": "D"}}, {"labels": {"alertname": "E", "tenant": "globex"}}]
+    ok = httpx.post(f"{url}/api/v2/alerts", json=admin, headers={"Authorization": f"Bearer {api.admin}"})
+    assert ok.status_code == 200, ok.text
+    records = read_topic(settings.require_bootstrap(), settings.topics.events_alerts, 4)
+    got = {
+        CODEC.decode(r.value, c.EXTERNAL_ALERT)["labels"]["alertname"]: (r, CODEC.decode(r.value, c.EXTERNAL_ALERT))
+        for r in records
+    }
+    assert sorted(got) == ["A", "C", "D", "E"]
+    assert len(records) == 4
+    for name, tenant in (("A", "acme"), ("C", "acme"), ("D", "initech"), ("E", "globex")):
+        record, value = got[name]
+        assert value["tenant"] == tenant, name
+        assert record.key == fingerprint(tenant, value["labels"]).encode()
+    assert got["A"][1]["annotations"] == {"summary": "s"}
+    assert got["A"][1]["generator_url"] == "http://p/g"
+    assert got["A"][1]["ends_at"] is None
+    assert got["A"][1]["source"].startswith("api-key:")
+    assert got["C"][1]["labels"] == {"alertname": "C"}  # empty values removed
+    assert got["C"][1]["ends_at"] - got["C"][1]["starts_at"] == 300_000
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "loc"),
+    [
+        (b"not json", 400, None),
+        (b'{"labels": {"a": "b"}}', 400, None),  # an object, not an array
+        (b'[{"labels": {"a b": "x"}}]', 400, "body.0.labels.a b"),
+        (b'[{"labels": {"a": 1}}]', 400, "body.0.labels.a"),
+        (b'[{"labels": {"a": "b"}, "startsAt": "yesterday"}]', 400, "body.0.startsAt"),
+        (
+            b'[{"labels": {"a": "b"}, "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"}]',
+            400,
+            "body.0.endsAt",
+        ),
+        (b'[{"labels": {"a": "b\\u0000"}}]', 400, "body.0.labels.a"),
+        (b'["alert"]', 400, "body.0"),
+    ],
+)
+def test_malformed_alerts_are_400_problems_naming_the_alert(
+    api: Api, body: bytes, status: int, loc: str | None
+) -> None:
+    r = httpx.post(
+        f"{api.url}/api/v2/alerts",
+        content=body,
+        headers={"Authorization": f"Bearer {api.acme}", "Content-Type": "application/json"},
+    )
+    problem = _problem(r, status)
+    if loc is not None:
+        assert [e["loc"] for e in problem["errors"]] == [loc]
+
+
+def test_v2_needs_a_key_and_refuses_what_it_cannot_read(api: Api) -> None:
+    for method, path in (("POST", "/api/v2/alerts"), ("GET", "/api/v2/alerts"), ("GET", "/api/v2/status")):
+        _problem(httpx.request(method, f"{api.url}{path}", json=[]), 401)
+    with api.client(api.admin) as admin:
+        body = _problem(admin.post("/api/v2/alerts", json=[{"labels": {"alertname": "NoTenant"}}]), 400)
+        assert body["errors"][0]["loc"] == "body.0.labels.tenant"  # an admin key needs a tenant label here
+        _problem(admin.get("/api/v2/alerts", params={"filter": 'alertname=~"("'}), 400)
+        _problem(admin.get("/api/v2/alerts", params={"filter": "no operator"}), 400)
+        _problem(admin.get("/api/v2/alerts", params={"receiver": "("}), 400)
+        _problem(admin.get("/api/v2/alerts", params={"active": "maybe"}), 422)
+        _problem(admin.post("/api/v2/alerts", content=b"[" + b'{"labels":{"a":"b"}},' * 300_000 + b"{}]"), 413)
+    with api.client(api.acme) as acme:
+        _problem(acme.post("/api/v1/dlq/webhook/replay", json={}), 403)
+        _problem(acme.get("/api/v1/dlq/fax"), 422)
+        _problem(acme.post("/api/v1/dlq/webhook/replay", json={"since": "yesterday"}), 422)
+
+
+def _store(dsn: str, records: list[dict[str, Any]]) -> None:
+    """Alert records written as `alertstream store` writes them."""
+    topics = StoreTopics.of(Settings().topics)
+    items = []
+    for n, record in enumerate(records):
+        source = Source(Settings().topics.alerts, 0, n, b"k", CODEC.encode(c.ALERT, record), record["last_seen"], ())
+        item = to_item(source, topics, CODEC)
+        assert isinstance(item, StoreItem), item
+        items.append(item)
+    with psycopg.connect(dsn) as conn:
+        assert not write_batch(conn, items).rejected
+
+
+def test_current_alerts_are_the_latest_firing_record_per_fingerprint_in_alertmanagers_shape(stack: Any) -> None:
+    dsn = schema_dsn(stack.database_url)
+    acme, globex, admin = (create_key(dsn, t, t or "admin").key for t in ("acme", "globex", None))
+    now = int(time.time() * 1000)
+    hook = [("ops-webhook", "webhook")]
+    external_labels = {"alertname": "DiskFull", "instance": "db-1", "severity": "critical"}
+    external_details = {
+        "source": "external",
+        "reason": "new",
+        "starts_at": now - 3_600_000,
+        "ends_at": now + 240_000,
+        "generator_url": "http://prom/graph",
+        "annotations": {"summary": "disk full"},
+    }
+    rows = [
+        make_alert(hook, fingerprint="fp-a", last_seen=now - 600_000, alert_id="a1"),
+        make_alert(hook, fingerprint="fp-b", last_seen=now - 1_200_000, alert_id="b1"),
+        make_alert(hook, fingerprint="fp-b", last_seen=now - 300_000, alert_id="b2", status="resolved"),
+        make_alert(hook, fingerprint="fp-d", last_seen=now - 40 * DAY, first_seen=now - 41 * DAY, alert_id="d1"),
+        make_alert(
+            [("pager", "pagerduty")], fingerprint="fp-e", tenant="globex", last_seen=now - 60_000, alert_id="e1"
+        ),
+        make_alert(
+            hook,
+            fingerprint="fp-c",
+            rule_id="DiskFull",
+            entity="instance=db-1,severity=critical",
+            labels=external_labels,
+            details=json.dumps(external_details),
+            last_seen=now - 60_000,
+            alert_id="c1",
+        ),
+    ]
+    _store(dsn, rows)
+    with ApiServer(dsn, pipeline=Pipeline(config=load_config(None))) as server:
+
+        def get(key: str, **params: Any) -> list[dict[str, Any]]:
+            r = httpx.get(f"{server.url}/api/v2/alerts", params=params, headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 200, r.text
+            return list(r.json())
+
+        listed = get(acme)
+        assert [a["fingerprint"] for a in listed] == ["fp-a", "fp-c"]
+        ours, external = listed
+        assert ours["labels"] == alert_labels(rows[0])
+        assert ours["annotations"] == {"summary": rows[0]["summary"]}
+        assert ours["receivers"] == [{"name": "ops-webhook"}]
+        assert ours["endsAt"] == "0001-01-01T00:00:00Z"
+        assert ours["status"] == {"state": "active", "silencedBy": [], "inhibitedBy": [], "mutedBy": []}
+        assert external["labels"] == external_labels
+        assert external["annotations"] == {"summary": "disk full"}
+        assert external["generatorURL"] == "http://prom/graph"
+        assert external["startsAt"].startswith(time.strftime("%Y-%m-%dT", time.gmtime((now - 3_600_000) / 1000)))
+        assert [a["fingerprint"] for a in get(globex)] == ["fp-e"]
+        assert [a["fingerprint"] for a in get(admin)] == ["fp-a", "fp-c", "fp-e"]
+        assert [a["fingerprint"] for a in get(acme, filter="alertname=DiskFull")] == ["fp-c"]
+        assert [a["fingerprint"] for a in get(acme, filter=['rule=~"cpu.*"', "env=prod"])] == ["fp-a"]
+        assert get(acme, filter='tenant="globex"') == []  # another tenant's: nothing
+        assert get(acme, filter="alertname=cpu-high", receiver="pager") == []
+        assert [a["fingerprint"] for a in get(admin, receiver="pag.*")] == ["fp-e"]
+        assert [a["fingerprint"] for a in get(acme, silenced="false", inhibited="false")] == ["fp-a", "fp-c"]
+        assert get(acme, active="false") == []
+        status = httpx.get(f"{server.url}/api/v2/status", headers={"Authorization": f"Bearer {acme}"}).json()
+        assert status["cluster"] == {"status": "disabled", "peers": []}
+        assert "resolve_timeout: 300s" in status["config"]["original"]
+        receivers = httpx.get(f"{server.url}/api/v2/receivers", headers={"Authorization": f"Bearer {acme}"}).json()
+        assert receivers == [{"name": r.name} for r in load_config(None).receivers]
