@@ -22,6 +22,8 @@ from psycopg_pool import AsyncConnectionPool
 from alertstream import __version__
 from alertstream.api import problems
 from alertstream.api.auth import KeyCache
+from alertstream.api.lifecycle_bus import BusConfig, LifecycleBus
+from alertstream.api.lifecycle_routes import register as register_lifecycle
 from alertstream.api.limits import RequestLimits
 from alertstream.api.models import Health
 from alertstream.api.observe import Observe
@@ -43,7 +45,14 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
     await conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
 
-def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 65_536, pool_size: int = 10) -> FastAPI:
+def create_app(
+    dsn: str,
+    *,
+    rate_limit: float = 20.0,
+    max_request_bytes: int = 65_536,
+    pool_size: int = 10,
+    bus: BusConfig | None = None,
+) -> FastAPI:
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
         min_size=1,
@@ -58,12 +67,18 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
         name="alertstream-api",
     )
 
+    lifecycle = LifecycleBus(bus.bootstrap, bus.topics, bus.config) if bus is not None else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        if lifecycle is not None:
+            lifecycle.start()  # threads: returns at once
         try:
             yield
         finally:
+            if lifecycle is not None:
+                lifecycle.stop()
             await pool.close()
 
     app = FastAPIOffline(
@@ -75,10 +90,12 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
         lifespan=lifespan,
     )
     app.state.pool = pool
+    app.state.bus = lifecycle
     app.state.keys = KeyCache(pool)
     app.state.limiter = RateLimiter(rate=rate_limit, burst=max(1.0, 2 * rate_limit))
     problems.install(app)
     app.include_router(router)
+    register_lifecycle(app)  # acks, silences (v1 and Alertmanager v2), schedules, trails
     _operations(app, pool)
     app.add_middleware(RequestLimits, max_bytes=max_request_bytes)
     app.add_middleware(Observe)  # outermost: also counts what the limits refuse
