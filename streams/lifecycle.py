@@ -134,22 +134,22 @@ class Lifecycle:
         was_firing = before is not None and before.phase == "firing"
         had_entry = entry is not None
         nodata = [nodata_resolved(entry.template, before, now)] if entry and before and before.nodata_at else []
-        if after is None or after.phase == "ok":
-            if was_firing or entry is not None:
+        if after is None:  # deleted
+            if was_firing or had_entry:
                 out.end(fp, partition)
-            if after is not None and after != replace(after, **FRESH):
-                out.write(fp, partition, replace(after, **FRESH))
-            return [r for r in records if r.record["status"] == "resolved"] + nodata
+            return [*records, *nodata]
         new_episode = not was_firing or (before is not None and after.breach_started != before.breach_started)
         if new_episode and before is not None and before.phase != "pending":
             after = replace(after, **FRESH)  # nothing of an earlier episode carries over
         if nodata:
             after = replace(after, nodata_at=0)  # its events came back
         sent: list[AlertOut] = nodata
+        held_now = False  # this batch held the episode's first notification: its resolve is not sent
         for alert in records:
             record = alert.record
             if record["status"] == "resolved":
-                sent.append(alert)
+                if not held_now:
+                    sent.append(alert)
                 continue
             entry = entry or Entry(partition, record)
             entry.template, entry.partition = record, partition
@@ -166,6 +166,7 @@ class Lifecycle:
                 after = replace(after, held=held.key)
                 if reason == "new":  # the first notification did not go out: the episode stays un-notified
                     after = replace(after, notified_at=0, notified_severity="")
+                    held_now = True
                 continue
             if muted:
                 details = details_of(record)
@@ -178,6 +179,11 @@ class Lifecycle:
                 walk = escalation.start(now)
                 after = replace(after, esc_step=walk.step, esc_round=walk.round, esc_due=walk.due)
                 entry.policy, entry.paged = str(policy), []
+        if after.phase == "ok":  # the episode ended in this batch (or never fired)
+            if was_firing or had_entry or entry is not None:
+                out.end(fp, partition)
+            out.write(fp, partition, replace(after, **FRESH))
+            return sent
         if entry is not None:
             out.keep(fp, entry)
             if new_episode or not had_entry:

@@ -70,6 +70,16 @@ class Pipe:
         result = self.evaluator.process([(0, e)], self.state.get)
         return self._apply(self.lifecycle.after_batch([(0, e)], result, self.state.get, self.entries.get))
 
+    def batch(self, *values: float, gap: int = 1000) -> list[dict[str, Any]]:
+        """One batch of cpu_percent events of db-1, ``gap`` ms apart from now."""
+        start = int(self.now * 1000)
+        events = [
+            (0, MetricEvent(f"b-{start + i * gap}", "acme", "cpu_percent", v, "db-1", start + i * gap, {}))
+            for i, v in enumerate(values)
+        ]
+        result = self.evaluator.process(events, self.state.get)
+        return self._apply(self.lifecycle.after_batch(events, result, self.state.get, self.entries.get))
+
     def tick(self, at_ms: int | None = None) -> list[dict[str, Any]]:
         if at_ms is not None:
             self.at(at_ms)

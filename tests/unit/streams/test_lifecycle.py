@@ -72,6 +72,17 @@ def test_a_silence_created_while_firing_holds_repeats_but_lets_the_resolve_throu
     assert brief(p.event(10, at=T0 + 130 * S)) == [("resolved", "notify", "cleared", ["hook"])]
 
 
+def test_a_fire_and_its_resolve_in_one_batch_both_go_out_unless_the_fire_was_held() -> None:
+    p = Pipe(doc())
+    assert brief(p.batch(95, 10)) == [
+        ("firing", "notify", "new", ["hook"]),
+        ("resolved", "notify", "cleared", ["hook"]),
+    ]
+    p.silence('alertname="cpu"', T0, T0 + 600 * S)
+    p.at(T0 + 10 * S)
+    assert brief(p.batch(95, 10)) == [("firing", "suppressed", "silenced", [])]
+
+
 # -- inhibition ------------------------------------------------------------------------------------
 
 INHIBIT = {
