@@ -17,7 +17,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from alertstream import __version__, cli_api, cli_backtest, cli_consumers, cli_streams
+from alertstream import __version__, cli_api, cli_backtest, cli_consumers, cli_lifecycle, cli_streams
 from alertstream.cli_setup import EXIT_USAGE, kafka_bootstrap, load_settings, run
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
@@ -246,6 +246,7 @@ _register(cli_streams.app)
 _register(cli_consumers.app)
 _register(cli_api.app)
 _register(cli_backtest.app)
+_register(cli_lifecycle.app)
 
 
 def main() -> None:

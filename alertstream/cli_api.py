@@ -26,7 +26,8 @@ def _migrated(settings: Settings) -> str:
 @app.command("api")
 def api() -> None:
     """The HTTP API: alerts, notifications, audit trail, explanations, stats, DLQs, and the Alertmanager
-    API v2 subset (Prometheus, amtool); OpenAPI at /openapi.json."""
+    API v2 subset (Prometheus, amtool), acknowledgements and silences; OpenAPI at /openapi.json."""
+    from alertstream.api.lifecycle_bus import BusConfig
     from alertstream.api.pipeline import Pipeline
     from alertstream.api.server import serve
     from alertstream.runtime.codecs import build_codec
@@ -35,6 +36,11 @@ def api() -> None:
     settings = load_settings("api")
     config = load_config(settings.config)
     pipeline = Pipeline(settings.topics, build_codec(settings, config), config, settings.kafka_bootstrap)
+    bus = (
+        BusConfig(settings.kafka_bootstrap, settings.topics, config)
+        if settings.kafka_bootstrap
+        else None  # without a broker the lifecycle's write endpoints answer 503
+    )
     serve(
         _migrated(settings),
         settings.api_host,
@@ -43,6 +49,7 @@ def api() -> None:
         max_request_bytes=settings.api_max_request_bytes,
         max_alerts_bytes=settings.api_max_alerts_bytes,
         pipeline=pipeline,
+        bus=bus,
     )
 
 

@@ -24,6 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 from alertstream import __version__
 from alertstream.api import dlq_routes, problems, v2_routes
 from alertstream.api.auth import KeyCache
+from alertstream.api.lifecycle_bus import BusConfig, LifecycleBus
+from alertstream.api.lifecycle_routes import register as register_lifecycle
 from alertstream.api.limits import RequestLimits
 from alertstream.api.models import Health
 from alertstream.api.observe import Observe
@@ -55,9 +57,11 @@ def create_app(
     max_alerts_bytes: int = 4 * 1024 * 1024,
     pool_size: int = 10,
     pipeline: Pipeline | None = None,
+    bus: BusConfig | None = None,
 ) -> FastAPI:
     """``pipeline``: the broker, topics, codec and config of ``/api/v2`` and the DLQ endpoints
-    (without one they answer 503); ``max_alerts_bytes``: the body limit of ``POST /api/v2/alerts``."""
+    (without one they answer 503); ``bus``: where acknowledgements and silences are published (without
+    one those endpoints answer 503); ``max_alerts_bytes``: the body limit of ``POST /api/v2/alerts``."""
     connected = pipeline or Pipeline()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
@@ -73,13 +77,19 @@ def create_app(
         name="alertstream-api",
     )
 
+    lifecycle = LifecycleBus(bus.bootstrap, bus.topics, bus.config) if bus is not None else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
         connected.start()
+        if lifecycle is not None:
+            lifecycle.start()  # threads: returns at once
         try:
             yield
         finally:
+            if lifecycle is not None:
+                lifecycle.stop()
             await connected.close()
             await pool.close()
 
@@ -92,6 +102,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.pool = pool
+    app.state.bus = lifecycle
     app.state.keys = KeyCache(pool)
     app.state.limiter = RateLimiter(rate=rate_limit, burst=max(1.0, 2 * rate_limit))
     app.state.pipeline = connected
@@ -101,6 +112,7 @@ def create_app(
     app.include_router(router)
     app.include_router(v2_routes.router)
     app.include_router(dlq_routes.router)
+    register_lifecycle(app)  # acks, silences (v1 and Alertmanager v2), schedules, trails
     _operations(app, pool)
     app.add_middleware(
         RequestLimits, max_bytes=max_request_bytes, larger={("POST", "/api/v2/alerts"): max_alerts_bytes}

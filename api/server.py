@@ -17,6 +17,7 @@ from types import TracebackType
 import uvicorn
 
 from alertstream.api.app import create_app
+from alertstream.api.lifecycle_bus import BusConfig
 from alertstream.api.limits import MAX_HEAD_BYTES
 from alertstream.api.pipeline import Pipeline
 
@@ -31,6 +32,7 @@ def config(
     pool_size: int = 10,
     pipeline: Pipeline | None = None,
     max_alerts_bytes: int = 4 * 1024 * 1024,
+    bus: BusConfig | None = None,
 ) -> uvicorn.Config:
     app = create_app(
         dsn,
@@ -39,6 +41,7 @@ def config(
         max_alerts_bytes=max_alerts_bytes,
         pool_size=pool_size,
         pipeline=pipeline,
+        bus=bus,
     )
     return uvicorn.Config(
         app,
@@ -77,6 +80,7 @@ def serve(
     max_request_bytes: int,
     max_alerts_bytes: int,
     pipeline: Pipeline | None = None,
+    bus: BusConfig | None = None,
 ) -> None:
     _ForegroundServer(
         config(
@@ -87,6 +91,7 @@ def serve(
             max_request_bytes=max_request_bytes,
             max_alerts_bytes=max_alerts_bytes,
             pipeline=pipeline,
+            bus=bus,
         )
     ).run()
 
@@ -103,10 +108,13 @@ class ApiServer:
         rate_limit: float = 10_000.0,
         max_request_bytes: int = 65_536,
         pipeline: Pipeline | None = None,
+        bus: BusConfig | None = None,
     ) -> None:
         # (uvicorn installs no signal handlers off the main thread: the owner stops it)
         self._server = uvicorn.Server(
-            config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes, pipeline=pipeline)
+            config(
+                dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes, pipeline=pipeline, bus=bus
+            )
         )
         self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
         self.host = host

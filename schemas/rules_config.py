@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alertstream.schemas.lifecycle_config import MissingData
 from alertstream.schemas.matchers import MatcherError, parse_matcher
 
 Operator = Literal[">", ">=", "<", "<=", "=="]
@@ -60,6 +61,7 @@ class _RuleBase(_Strict):
         description="events older than this (against the worker's clock) are refused as late, counted",
     )
     labels: dict[str, str] = Field(default_factory=dict, description="only events carrying these labels")
+    missing_data: MissingData | None = Field(default=None, description="when a firing episode's events stop")
 
     def levels(self) -> list[tuple[Severity, float]]:
         """(severity, threshold) pairs, most severe first, for the levels that are set."""
@@ -149,6 +151,12 @@ class RouteNode(_Strict):
     matchers: list[str] = Field(default_factory=list, max_length=32)
     routes: list[RouteNode] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
+    #: Alertmanager's: no notification while one of these contains now (names of ``time_intervals``)
+    mute_time_intervals: list[str] = Field(default_factory=list)
+    #: ... and, when set, notifications only while one of these contains now
+    active_time_intervals: list[str] = Field(default_factory=list)
+    #: an unacknowledged firing alert routed here walks this policy (``escalation_policies``)
+    escalation_policy: str | None = None
 
     @field_validator("matchers")
     @classmethod

@@ -46,6 +46,8 @@ class Compiled:
     redaction: Redaction = field(default_factory=Redaction)
     #: How alerts from other systems are evaluated (:mod:`alertstream.streams.external_alerts`).
     external: ExternalAlertsSection = field(default_factory=ExternalAlertsSection)
+    #: The validated document itself (the lifecycle compiles its own sections from it).
+    config: AlertstreamConfig | None = None
 
     @classmethod
     def from_config(cls, config: AlertstreamConfig) -> Compiled:
@@ -58,6 +60,7 @@ class Compiled:
             config.version,
             Redaction.from_config(config.redaction),
             config.external_alerts,
+            config,
         )
 
 

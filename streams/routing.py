@@ -56,7 +56,7 @@ class Router:
     def __init__(self, root: RouteNode | None, receivers: Mapping[str, str]) -> None:
         self.root = root
         self.receivers = dict(receivers)
-        self._cache: dict[tuple[object, ...], list[Route]] = {}
+        self._cache: dict[tuple[object, ...], list[tuple[Route, RouteNode]]] = {}
         self._matchers: dict[int, list[Matcher]] = {
             id(node): [parse_matcher(m) for m in node.matchers] for _, node in route_nodes(root) if node.matchers
         }
@@ -80,22 +80,30 @@ class Router:
         attrs: Mapping[str, str],
         labels: Mapping[str, str],
         seen: list[dict[str, str]],
-    ) -> list[str]:
+    ) -> list[tuple[str, RouteNode]]:
+        """(receiver, the node that contributed it) in tree order."""
         receiver = node.receiver or inherited
-        found: list[str] = []
+        found: list[tuple[str, RouteNode]] = []
         for child in node.routes:
             if self._fits(child, attrs, labels, seen):
                 found += self._walk(child, receiver, attrs, labels, seen)
                 if not child.continue_:
                     break
         if not found and receiver:
-            found.append(receiver)
+            found.append((receiver, node))
         return found
 
     def routes(
         self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str], entity: str = ""
     ) -> list[Route]:
         """The receivers of one alert, de-duplicated in tree order (a new list: callers may keep it)."""
+        return [route for route, _node in self.matched(tenant, severity, rule_id, status, labels, entity)]
+
+    def matched(
+        self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str], entity: str = ""
+    ) -> list[tuple[Route, RouteNode]]:
+        """The routes with the node each came from (its mute/active time intervals and escalation
+        policy belong to that node: Alertmanager does not inherit them). A new list: callers may keep it."""
         if self.root is None:
             return []
         key = (tenant, severity, rule_id, status, entity, tuple(labels.items()))
@@ -108,13 +116,13 @@ class Router:
 
     def _resolve(
         self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str], entity: str
-    ) -> list[Route]:
+    ) -> list[tuple[Route, RouteNode]]:
         assert self.root is not None
         attrs = {"tenant": tenant, "severity": severity, "rule_id": rule_id, "status": status, "entity": entity}
-        names: Sequence[str] = self._walk(self.root, None, attrs, labels, [])
-        seen: dict[str, Route] = {}
-        for name in names:
+        found: Sequence[tuple[str, RouteNode]] = self._walk(self.root, None, attrs, labels, [])
+        seen: dict[str, tuple[Route, RouteNode]] = {}
+        for name, node in found:
             channel = self.receivers.get(name)
             if channel is not None and name not in seen:
-                seen[name] = Route(name, channel)
+                seen[name] = (Route(name, channel), node)
         return list(seen.values())

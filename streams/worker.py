@@ -49,6 +49,7 @@ from alertstream.streams.external_timer import EndTimes
 from alertstream.streams.faust_connection import broker_settings
 from alertstream.streams.faust_lag import install_lag_export
 from alertstream.streams.ingest import ExternalIngest, Ingest, Invalid, InvalidSummary
+from alertstream.streams.lifecycle_shell import LifecycleShell
 from alertstream.streams.sanitise import install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,11 @@ class WorkerApp:
             )
         )
         self.app.bulk_topics = frozenset(self.ingest)
-        self.app.bulk_handler = self.handle
+        # the alert lifecycle (streams/lifecycle*.py): silences, inhibition, acks, escalation, timers
+        self.lifecycle = LifecycleShell(
+            self.app, self, bootstrap, topics, config, partitions, PartitionedTable, frozenset(self.ingest)
+        )
+        self.app.bulk_handler = self.lifecycle.locked(self.handle)
         self.health = health or Health()  # /healthz, /readyz (runtime.health)
         self.app.on_poll = self.health.beat
         # registry mode: a batch's schemas fetched (and Alert registered) before it is handled;
@@ -210,6 +215,7 @@ class WorkerApp:
         self.app.producer.buffer.max_messages = CHANGELOG_BACKLOG
         self.rate_follower.start()
         self.feed.start()
+        self.lifecycle.start()
         if self.publish:
             await asyncio.get_running_loop().run_in_executor(None, self._publish_if_newer)
 
@@ -319,7 +325,7 @@ class WorkerApp:
         if not parsed:
             return
         try:
-            result = self._process(parsed)
+            result = self.lifecycle.after_batch(parsed, self._process(parsed))
         except Exception:
             # A bug met by some valid-looking event must not crash-loop the partition: evaluate
             # one by one (process() changes nothing but rate-limit counts until its writes are
@@ -327,7 +333,7 @@ class WorkerApp:
             log.exception("batch evaluation failed; retrying event by event")
             for (partition, event), msg in zip(parsed, sources, strict=True):
                 try:
-                    single = self._process([(partition, event)])
+                    single = self.lifecycle.after_batch([(partition, event)], self._process([(partition, event)]))
                 except Exception as exc:
                     self._send_invalid(
                         Invalid(
@@ -367,6 +373,7 @@ class WorkerApp:
             for (severity, status), count in emitted.items():  # one labelled child per pair, not per alert
                 m.ALERTS_EMITTED.labels(severity=severity, status=status).inc(count)
             await self.confirm_alerts(messages)
+        self.lifecycle.before_state_writes()  # lifecycle entries + firing view: after the alerts, before the rows
         state = self.state
         for fp, (partition, row) in result.writes.items():
             self.unsealed.add(partition)

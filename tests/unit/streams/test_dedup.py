@@ -189,7 +189,7 @@ def test_state_row_round_trips() -> None:
 
 def test_rows_from_an_older_layout_get_defaults_for_appended_fields() -> None:
     full = EpisodeState("firing", T0, T0, 1000, "cpu", event_ids=("a",))
-    cut = list(EpisodeState.__dataclass_fields__).index("event_ids")
+    cut = EpisodeState._fields.index("event_ids")
     row = full.to_row()[:cut]  # as if event_ids (and what follows) had been appended after this row was written
     assert EpisodeState.from_row(row).event_ids == ()
 
