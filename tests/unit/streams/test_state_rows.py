@@ -49,15 +49,20 @@ def test_a_row_written_by_the_dataclass_reads_back_field_by_field() -> None:
         last_at=1700000005000,
     )
     assert isinstance(state.event_ids, tuple)
-    # and is written back as the same row: a state survives any number of restarts unchanged
-    assert json.dumps([partition, state.to_row()]) == DATACLASS_ROW
+    # and is written back as the same row followed by the defaults of the fields appended since
+    # (received alerts' end, the lifecycle's): a state survives any number of restarts unchanged
+    written = state.to_row()
+    assert json.dumps([partition, written[: len(row)]]) == DATACLASS_ROW
+    assert written[len(row) :] == [EpisodeState._field_defaults[f] for f in EpisodeState._fields[len(row) :]]
+    assert EpisodeState.from_row(written) == state
 
 
 def test_rows_shorter_or_longer_than_this_layout() -> None:
     _, row = json.loads(DATACLASS_ROW)
     short = EpisodeState.from_row(row[:4])  # the four fields every row has
     assert short == EpisodeState("firing", 1700000005000, 1700000009000, 86400000, last_at=1700000005000)
-    longer = EpisodeState.from_row([*row, "a field a newer version appended"])
+    full = EpisodeState.from_row(row).to_row()
+    longer = EpisodeState.from_row([*full, "a field a newer version appended"])
     assert longer == EpisodeState.from_row(row)
 
 
