@@ -54,7 +54,7 @@ async def test_a_resolve_delivered_first_supersedes_its_failed_firing_even_acros
         if first and body["alert_id"] == firing1["alert_id"]:
             return 500, {}  # back in ~1 s (tier 1)
         if first and body["alert_id"] == firing2["alert_id"]:
-            return 503, {"Retry-After": "8"}  # due after the first process has stopped
+            return 503, {"Retry-After": "15"}  # due after the first process has stopped (slow under load)
         return 200, {}
 
     server = Receiver(decide=decide)
@@ -80,7 +80,7 @@ async def test_a_resolve_delivered_first_supersedes_its_failed_firing_even_acros
             publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [firing1, resolve1, firing2, resolve2])
             assert await wait_for(lambda: handled(firing1, first.stats), 30)
             stats1 = first.stats
-        assert time.time() * 1000 < now + 7000, "the first process stopped before firing2 fell due"
+        assert time.time() * 1000 < now + 14000, "the first process stopped before firing2 fell due"
         async with Running(service_for("webhook", config, settings, dsn)) as second:
             assert await wait_for(lambda: handled(firing2, second.stats), 40)
             stats2 = second.stats
