@@ -25,8 +25,15 @@ PROMETHEUS = shutil.which("prometheus")
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[str], job: str = "alertstream", labels: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        targets: list[str],
+        job: str = "alertstream",
+        labels: dict[str, str] | None = None,
+        rule_files: list[Path] | None = None,
+    ) -> None:
         self.targets = targets
+        self.rule_files = rule_files or []  # evaluated every second, like the scrapes
         self.job = job
         self.labels = labels or {}  # target labels, e.g. the namespace a Kubernetes scrape would add
         self.port = free_port()
@@ -38,6 +45,7 @@ class PrometheusServer:
         assert PROMETHEUS is not None, "prometheus is not installed (make test installs it)"
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(path) for path in self.rule_files],
             "scrape_configs": [
                 {"job_name": self.job, "static_configs": [{"targets": self.targets, "labels": self.labels}]}
             ],
@@ -118,6 +126,11 @@ class PrometheusServer:
                 return last
             time.sleep(0.5)
         return last
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Every loaded rule as /api/v1/rules reports it (``name``, ``query``, ``health``, ``lastError``…)."""
+        data = self._get("/api/v1/rules")
+        return [rule for group in data["data"]["groups"] for rule in group["rules"]]
 
     def targets_up(self) -> dict[str, str]:
         data = self._get("/api/v1/targets")
