@@ -416,4 +416,8 @@ def run_worker(
     worker = WorkerApp(bootstrap, topics, config, publish=publish, codec=codec, health=health)
     # Logging is the process's (runtime.log_setup: level and format from the settings): Faust keeps it.
     level = logging.getLogger().getEffectiveLevel()
-    faust.Worker(worker.app, loglevel=level, quiet=True, override_logging=False).execute_from_commandline()
+    runner = faust.Worker(worker.app, loglevel=level, quiet=True, override_logging=False)
+    # Faust's start-up spinner writes terminal escape codes even when stdout is a pod's log:
+    # they would be the one line of a JSON log that is not JSON.
+    runner.spinner = None
+    runner.execute_from_commandline()
