@@ -288,6 +288,18 @@ class Deliveries:
         self.stats.retried += 1
         RETRIES.labels(channel=self.channel, tier=str(step.tier)).inc()
         NOTIFICATIONS.labels(channel=self.channel, outcome="retrying").inc()
+        # the reason and status only: an error's detail may quote the receiver's response
+        log.warning(
+            "%s: attempt %d of alert %s to %s failed (%s%s): retry tier %d",
+            self.group,
+            task["attempt"],
+            str(task["alert"]["alert_id"])[:64],
+            str(task["receiver"])[:128],
+            error.reason,
+            f", HTTP {error.status_code}" if error.status_code else "",
+            step.tier,
+            extra=log_ids(task),
+        )
         await self._outcome(task, "retrying", error.status_code, error.reason, latency)
 
     async def _defer(self, task: Task, source: Source) -> None:

@@ -1,8 +1,8 @@
 """What an on-call engineer greps: the JSON log lines of a real worker and deliver that delivered
-one alert and dead-lettered another.
+one alert, retried one and dead-lettered another.
 
-Every line is one JSON object with the documented fields; the dead-letter line carries the ids to
-look the notification up by (fingerprint, alert and delivery id, channel, receiver); and no line
+Every line is one JSON object with the documented fields; the retry and dead-letter lines carry the
+ids to look the notification up by (fingerprint, alert and delivery id, channel, receiver); and no line
 carries a secret (the webhook signing secret, a token in the receiver's URL, the database password)
 or the PII in the events (an e-mail address in a label and in the entity).
 """
@@ -55,9 +55,19 @@ def test_json_lines_carry_the_ids_and_no_secret_or_pii(stack: StackInfo) -> None
     prefix = f"logs{uuid.uuid4().hex[:8]}."
     schema = f"t_{uuid.uuid4().hex[:12]}"
     run = uuid.uuid4().hex[:6]
-    bad, good, sentinel = f"{run}/{EMAIL}/bad", f"{run}/{EMAIL}/good", f"{run}/z"
-    # the receiver refuses one alert for good (400: dead-lettered at once) and takes the others
-    with WebhookSink(status=lambda body: 400 if body["entity"].endswith("/bad") else 200) as sink:
+    bad, flaky, good, sentinel = f"{run}/{EMAIL}/bad", f"{run}/flaky", f"{run}/{EMAIL}/good", f"{run}/z"
+    failed_once: list[str] = []
+
+    def status(body: dict[str, Any]) -> int:
+        """400 for one alert (dead-lettered at once), 503 once for another (a retry), 200 otherwise."""
+        if body["entity"].endswith("/bad"):
+            return 400
+        if body["entity"] == flaky and not failed_once:
+            failed_once.append(flaky)
+            return 503
+        return 200
+
+    with WebhookSink(status=status) as sink:
         config = e2e_config(f"{sink.url}?token={TOKEN}")
         dsn = _with_password(create_schema(stack.database_url, schema))
         pipeline = Pipeline(stack.bootstrap, dsn, prefix, config)
@@ -96,16 +106,18 @@ def test_json_lines_carry_the_ids_and_no_secret_or_pii(stack: StackInfo) -> None
                 )
                 assert done.returncode == 0, done.stderr
 
-            publish(bad, good)
+            publish(bad, flaky, good)
 
             def dead_letter_logged() -> bool:
                 return any("dead-lettered" in line.get("message", "") for line in _lines(pipeline, "deliver-0"))
 
             assert _wait(dead_letter_logged, 180, pipeline.check), _tail(pipeline)
-            publish(sentinel)  # a later alert delivered: the lines of the first two are all written by then
+            # the retried one arrives from retry tier 1 (10 s later)
+            assert _wait(lambda: [b["entity"] for b in sink.bodies].count(flaky) == 2, 120, pipeline.check)
+            publish(sentinel)  # a later alert delivered: the lines of the first ones are all written by then
             assert _wait(lambda: any(b["entity"] == sentinel for b in sink.bodies), 120, pipeline.check)
             # the worker redacts the address out of the alerts themselves
-            assert sink.entities() == sorted(redact_text(s) for s in (bad, good, sentinel))
+            assert sink.entities() == sorted([*(redact_text(s) for s in (bad, good, sentinel)), flaky, flaky])
         finally:
             pipeline.stop()
             drop_schema(stack.database_url, schema)
@@ -132,6 +144,12 @@ def test_json_lines_carry_the_ids_and_no_secret_or_pii(stack: StackInfo) -> None
         "receiver": "sink",
     }
     assert dead.get("delivery_id") == delivery_id(refused["alert_id"], "webhook", "sink"), dead
+    (retry,) = [line for line in _lines(pipeline, "deliver-0") if "retry tier" in line["message"]]
+    (retried, _) = [b for b in sink.bodies if b["entity"] == flaky]
+    assert retry["level"] == "WARNING"
+    assert "(http_5xx, HTTP 503): retry tier 1" in retry["message"], retry
+    assert retry.get("delivery_id") == delivery_id(retried["alert_id"], "webhook", "sink"), retry
+    assert retry.get("fingerprint") == retried["fingerprint"], retry
 
 
 def _lines(pipeline: Pipeline, name: str) -> list[dict[str, Any]]:
