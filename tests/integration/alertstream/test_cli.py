@@ -46,7 +46,7 @@ def test_config_validate_names_file_path_and_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("topics:\n  partitions: many\n")
     done = _run("config", "validate", str(bad))
-    assert done.returncode == 1
+    assert done.returncode == 2  # a configuration error (README: exit codes)
     assert done.stderr.strip() == (
         f"{bad}: topics.partitions: Input should be a valid integer, unable to parse string as an integer"
     )
@@ -62,7 +62,7 @@ def test_process_without_broker_says_what_to_set() -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2  # a setting missing is a configuration error
     assert "ALERTSTREAM_KAFKA_BOOTSTRAP is not set" in done.stderr
 
 
@@ -101,7 +101,7 @@ def test_config_validate_checks_url_env_values_that_are_set(tmp_path: Path) -> N
     fine = _run("config", "validate", str(config), env={"T_SLACK_URL": "https://hooks.slack.com/services/T/B/X"})
     assert fine.returncode == 0, fine.stderr
     hostile = _run("config", "validate", str(config), env={"T_SLACK_URL": "http://0x7f000001:8080/?t=XXXXSECRET"})
-    assert hostile.returncode == 1
+    assert hostile.returncode == 2
     assert hostile.stderr.strip() == (
         f"{config}: receivers[1].url_env: T_SLACK_URL: refused by the SSRF policy (loopback): "
         "allow_private: true opens it"
