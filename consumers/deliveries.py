@@ -30,7 +30,7 @@ from alertstream.consumers.channels import Channel, as_delivered
 from alertstream.consumers.database_gate import DatabaseGate, describe
 from alertstream.consumers.failures import from_exception
 from alertstream.consumers.ledger import Ledger, LedgerState, Lookup, SentRow, is_outage
-from alertstream.consumers.model import Task
+from alertstream.consumers.model import Task, log_ids
 from alertstream.consumers.receiver_guard import ReceiverGuards, Ticket
 from alertstream.consumers.retry_tiers import Schedule, next_step, wait_step
 from alertstream.consumers.task_checks import field_problem
@@ -193,6 +193,7 @@ class Deliveries:
                     alert["status"],
                     alert["alert_id"],
                     receiver,
+                    extra=log_ids(task),
                 )
                 await self._outcome(task, "superseded", None, None, 0.0)
                 return
@@ -289,6 +290,18 @@ class Deliveries:
         self.stats.retried += 1
         RETRIES.labels(channel=self.channel, tier=str(step.tier)).inc()
         NOTIFICATIONS.labels(channel=self.channel, outcome="retrying").inc()
+        # the reason and status only: an error's detail may quote the receiver's response
+        log.warning(
+            "%s: attempt %d of alert %s to %s failed (%s%s): retry tier %d",
+            self.group,
+            task["attempt"],
+            str(task["alert"]["alert_id"])[:64],
+            str(task["receiver"])[:128],
+            error.reason,
+            f", HTTP {error.status_code}" if error.status_code else "",
+            step.tier,
+            extra=log_ids(task),
+        )
         await self._outcome(task, "retrying", error.status_code, error.reason, latency)
 
     async def _defer(self, task: Task, source: Source) -> None:
@@ -323,6 +336,7 @@ class Deliveries:
             str(alert["alert_id"])[:64],
             str(task["receiver"])[:128],
             error.reason,
+            extra=log_ids(task),
         )
         await self._outcome(task, "dead_lettered", error.status_code, error.reason, latency)
 
@@ -389,7 +403,9 @@ class Deliveries:
                 self.codec.encode(DELIVERY_OUTCOME, record),
             )
         except TooLarge:  # an outcome is a few hundred bytes; only a broker limit below that gets here
-            log.error("%s: outcome of %s too large for the broker", self.group, task["delivery_id"])
+            log.error(
+                "%s: outcome of %s too large for the broker", self.group, task["delivery_id"], extra=log_ids(task)
+            )
 
     def _producer(self) -> AckedProducer:
         assert self.producer is not None

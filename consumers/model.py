@@ -16,6 +16,23 @@ def delivery_id(alert_id: str, channel: str, receiver: str) -> str:
     return f"msg_{digest[:32]}"
 
 
+def log_ids(task: Task) -> dict[str, str]:
+    """The ids a log line about ``task`` carries as ``extra`` (JSON lines show them as fields,
+    runtime.log_setup): what an on-call engineer looks the notification up by. Ids only — never the
+    alert's summary, labels or entity, which may hold what a receiver may see and a log may not."""
+    found = task.get("alert")
+    alert: dict[str, Any] = found if isinstance(found, dict) else {}
+    ids = {
+        "fingerprint": alert.get("fingerprint"),
+        "alert_id": alert.get("alert_id"),
+        "delivery_id": task.get("delivery_id"),
+        "channel": task.get("channel"),
+        "receiver": task.get("receiver"),
+        "tenant": alert.get("tenant"),
+    }
+    return {name: str(value)[:128] for name, value in ids.items() if value is not None}
+
+
 def tasks_for(alert: dict[str, Any], channel: str) -> list[Task]:
     """The tasks of ``channel`` for one alert: one per distinct receiver of that channel."""
     seen: set[str] = set()

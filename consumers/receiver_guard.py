@@ -250,7 +250,12 @@ class ReceiverGuards:
     def disable(self, receiver: str) -> None:
         self._disabled.add(receiver)
         RECEIVER_DISABLED.labels(channel=self.channel, receiver=receiver).set(1)
-        log.error("%s: receiver %s answered 410 Gone: disabled until a replay succeeds", self.group, receiver)
+        log.error(
+            "%s: receiver %s answered 410 Gone: disabled until a replay succeeds",
+            self.group,
+            receiver,
+            extra={"channel": self.channel, "receiver": receiver},
+        )
 
     def enable(self, receiver: str) -> None:
         """A replayed delivery to ``receiver`` succeeded: it takes tasks again."""

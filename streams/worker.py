@@ -478,6 +478,7 @@ def run_worker(
     runner = faust.Worker(worker.app, loglevel=level, quiet=True, override_logging=False)
     # Faust's terminal spinner sets the *root logger* to DEBUG (to spin on every record) and it
     # stays there after start-up: every library's debug call then built a record and ran the
-    # handlers (aiokafka logs one per message sent). Without the spinner the root stays as set.
+    # handlers (aiokafka logs one per message sent). It also writes terminal escape codes even when
+    # stdout is a pod's log: they would be the one line of a JSON log that is not JSON.
     runner.spinner = None
     runner.execute_from_commandline()

@@ -25,8 +25,9 @@ PROMETHEUS = shutil.which("prometheus")
 
 
 class PrometheusServer:
-    """``rules``: alerting rules (one group), ``alerting``: Prometheus' ``alerting`` section (where
-    it sends its alerts), ``args``: more command-line flags (e.g. a short resend delay)."""
+    """``rule_files``: rules files to load, ``rules``: alerting rules (one group, written to a file),
+    ``alerting``: Prometheus' ``alerting`` section (where it sends its alerts), ``args``: more
+    command-line flags (e.g. a short resend delay)."""
 
     def __init__(
         self,
@@ -34,11 +35,13 @@ class PrometheusServer:
         job: str = "alertstream",
         labels: dict[str, str] | None = None,
         *,
+        rule_files: list[Path] | None = None,
         rules: list[dict[str, Any]] | None = None,
         alerting: dict[str, Any] | None = None,
         args: list[str] | None = None,
     ) -> None:
         self.targets = targets
+        self.rule_files = rule_files or []  # evaluated every second, like the scrapes
         self.job = job
         self.labels = labels or {}  # target labels, e.g. the namespace a Kubernetes scrape would add
         self.rules = rules or []
@@ -53,13 +56,14 @@ class PrometheusServer:
         assert PROMETHEUS is not None, "prometheus is not installed (make test installs it)"
         config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(path) for path in self.rule_files],
             "scrape_configs": [
                 {"job_name": self.job, "static_configs": [{"targets": self.targets, "labels": self.labels}]}
             ],
         }
         if self.rules:
             (self._dir / "rules.yml").write_text(json.dumps({"groups": [{"name": "test", "rules": self.rules}]}))
-            config["rule_files"] = [str(self._dir / "rules.yml")]
+            config["rule_files"].append(str(self._dir / "rules.yml"))
         if self.alerting:
             config["alerting"] = self.alerting
         (self._dir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
@@ -139,6 +143,11 @@ class PrometheusServer:
                 return last
             time.sleep(0.5)
         return last
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Every loaded rule as /api/v1/rules reports it (``name``, ``query``, ``health``, ``lastError``…)."""
+        data = self._get("/api/v1/rules")
+        return [rule for group in data["data"]["groups"] for rule in group["rules"]]
 
     def targets_up(self) -> dict[str, str]:
         data = self._get("/api/v1/targets")

@@ -1,9 +1,11 @@
-"""A webhook receiver for pipeline tests: records every POSTed JSON body, answers 200."""
+"""A webhook receiver for pipeline tests: records every POSTed JSON body, answers 200 (or what
+``status(body)`` says, e.g. a permanent 400 for some alerts)."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -12,15 +14,16 @@ from typing import Any
 class WebhookSink:
     """``with WebhookSink() as sink``: ``sink.url`` receives; ``sink.bodies`` is what arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: Callable[[dict[str, Any]], int] | None = None) -> None:
         self.bodies: list[dict[str, Any]] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                sink.bodies.append(json.loads(body))
-                self.send_response(200)
+                parsed = json.loads(body)
+                sink.bodies.append(parsed)
+                self.send_response(status(parsed) if status else 200)
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:

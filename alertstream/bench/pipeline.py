@@ -69,6 +69,7 @@ class Pipeline:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            cwd=self.dir,  # the worker's Faust data directory goes there, not into the caller's directory
         )
         log.close()
         self.ports[name] = port

@@ -46,7 +46,7 @@ def test_config_validate_names_file_path_and_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("topics:\n  partitions: many\n")
     done = _run("config", "validate", str(bad))
-    assert done.returncode == 2  # a configuration error (alertstream/cli_setup.py's exit codes)
+    assert done.returncode == 2  # a configuration error (README: exit codes)
     assert done.stderr.strip() == (
         f"{bad}: topics.partitions: Input should be a valid integer, unable to parse string as an integer"
     )
@@ -62,7 +62,7 @@ def test_process_without_broker_says_what_to_set() -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 2
+    assert done.returncode == 2  # a setting missing is a configuration error
     assert "ALERTSTREAM_KAFKA_BOOTSTRAP is not set" in done.stderr
 
 

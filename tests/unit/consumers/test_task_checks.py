@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from alertstream.consumers.model import tasks_for
+from alertstream.consumers.model import delivery_id, log_ids, tasks_for
 from alertstream.consumers.partition_holds import DATABASE, NOT_DUE, PartitionHolds, resume_backoff
 from alertstream.consumers.retry_tiers import Schedule, clamp_not_before, max_delay_seconds, wait_step
 from alertstream.consumers.task_checks import field_problem, retry_problem
@@ -83,3 +83,17 @@ def test_a_partition_resumes_when_no_reason_is_left() -> None:
 def test_resume_backoff_grows_and_is_bounded() -> None:
     assert [resume_backoff(n) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
     assert resume_backoff(50) == 5.0
+
+
+def test_the_log_ids_of_a_task_are_its_ids_and_nothing_of_its_content() -> None:
+    task = _task()
+    assert log_ids(task) == {
+        "fingerprint": "fp-1",
+        "alert_id": "a-1",
+        "delivery_id": delivery_id("a-1", "webhook", "ops"),
+        "channel": "webhook",
+        "receiver": "ops",
+        "tenant": "acme",
+    }
+    # a task that failed its checks still logs what it has, cut to a bounded length
+    assert log_ids({"delivery_id": "x" * 500, "alert": "not a record"}) == {"delivery_id": "x" * 128}

@@ -2,7 +2,7 @@
 
 Built-in kinds go through kubernetes-validate's strict schemas (offline, shipped in the wheel) for
 the oldest Kubernetes the chart supports (Chart.yaml ``kubeVersion``) and the newest the package
-knows. The custom resources (PodMonitor, ServiceMonitor, ScaledObject) go through the models
+knows. The custom resources (PodMonitor, ServiceMonitor, PrometheusRule, ScaledObject) go through the models
 generated from the Prometheus Operator's and KEDA's CRDs (cloudcoil): a field the model does not
 know is dropped by it, so a render that does not survive validate-and-dump unchanged has one.
 """
@@ -17,7 +17,7 @@ import pydantic
 import pytest
 import yaml
 from cloudcoil.models.keda.v1alpha1 import ScaledObject
-from cloudcoil.models.prometheus_operator.v1 import PodMonitor, ServiceMonitor
+from cloudcoil.models.prometheus_operator.v1 import PodMonitor, PrometheusRule, ServiceMonitor
 
 from tests.unit.deploy.chart import CHART, render
 from tests.unit.deploy.values_cases import ALL_OFF, ALL_ON
@@ -26,6 +26,7 @@ KEDA_API = "keda.sh/v1alpha1/ScaledObject"
 CUSTOM_RESOURCES: dict[str, type[pydantic.BaseModel]] = {
     "PodMonitor": PodMonitor,
     "ServiceMonitor": ServiceMonitor,
+    "PrometheusRule": PrometheusRule,
     "ScaledObject": ScaledObject,
 }
 

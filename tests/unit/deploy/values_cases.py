@@ -38,6 +38,7 @@ ALL_ON: dict[str, Any] = {
     "metrics": {
         "podMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
         "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     },
     "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "alertstream"}},
 }
@@ -48,7 +49,11 @@ ALL_OFF: dict[str, Any] = {
     "hooks": {"migrate": False, "createTopics": False},
     "podDisruptionBudget": {"enabled": False},
     "topologySpread": {"enabled": False},
-    "metrics": {"podMonitor": {"enabled": False}, "serviceMonitor": {"enabled": False}},
+    "metrics": {
+        "podMonitor": {"enabled": False},
+        "serviceMonitor": {"enabled": False},
+        "prometheusRule": {"enabled": False},
+    },
     "grafanaDashboard": {"enabled": False},
     "tests": {"enabled": False},
     "api": {"enabled": False},
