@@ -65,3 +65,16 @@ def test_pagerduty_event_stays_under_512kb() -> None:
     body = pagerduty_body(alert(details=huge), "rk", "msg_1")
     assert len(body) <= PAGERDUTY_MAX_BYTES
     assert json.loads(body)["payload"]["custom_details"]["truncated"]
+
+
+def test_webhook_body_is_compact_utf8_json_and_big_integers_still_encode() -> None:
+    """orjson writes the bodies; what it refuses (an integer beyond 64 bits in details) falls back
+    to ``json`` rather than failing the delivery."""
+    a = alert()
+    a["summary"] = "Störung \u2013 CPU"
+    body = webhook_body(a, "msg_x")
+    assert b"St\xc3\xb6rung \xe2\x80\x93 CPU" in body  # UTF-8, not \u escapes
+    assert b": " not in body  # compact separators
+    assert b", " not in body
+    a["details"] = json.dumps({"huge": 2**70})
+    assert json.loads(webhook_body(a, "msg_x"))["details"] == {"huge": 2**70}
