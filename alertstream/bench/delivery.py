@@ -3,10 +3,11 @@
 Figures, all against a local HTTP sink running in its own process:
 
 * ``raw_posts_per_s`` (the ceiling): raw signed POSTs through the channels' own client path
-  (``HttpClients.post``: aiohttp with the SSRF-checked resolver), on the deliver process's loop.
+  (``HttpClients.post``: pyreqwest, SSRF-checked and pinned), on the deliver process's loop.
+* ``posts_aiohttp_per_s``: the same through the aiohttp path (``HttpClients("aiohttp").post``),
+  with ``*_cpu_us_per_post`` for both: why the channels use pyreqwest.
 * ``transport_httpx_req_per_s`` / ``transport_aiohttp_req_per_s``: the same POSTs through httpx's
-  transport API, with httpx's default transport vs ours (same sink, same concurrency) — why the
-  channels use aiohttp.
+  transport API, with httpx's default transport vs the aiohttp one (same sink, same concurrency).
 * ``webhook_deliveries_per_s``: one `deliver webhook` process (in this process) draining a
   backlog of alerts from `alerts` to the sink: decode, ledger check, sign, POST, ledger insert,
   outcome record, offset commit.
@@ -64,9 +65,12 @@ def _alert(i: int, emitted_ms: int) -> dict[str, Any]:
     }
 
 
-async def _transport_rate(transport: str, port: int, requests: int, concurrency: int, direct: bool = False) -> float:
+async def _transport_rate(
+    transport: str, port: int, requests: int, concurrency: int, direct: bool = False, cpu: list[float] | None = None
+) -> float:
     """Signed POSTs of one alert body to the sink: through httpx's transport API (``direct``
-    False: httpx's own transport or ours), or the channels' own path (``HttpClients.post``)."""
+    False: httpx's own transport or the aiohttp one), or the channels' path (``HttpClients.post``);
+    ``cpu`` gets this process's CPU µs per POST."""
     from alertstream.consumers.http import HttpClients
     from alertstream.consumers.signing import SigningSecret, sign_headers
 
@@ -89,9 +93,11 @@ async def _transport_rate(transport: str, port: int, requests: int, concurrency:
             assert status == 200
 
     await asyncio.gather(*(one(i) for i in range(50)))  # warm up connections
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one(i) for i in range(requests)))
     rate = requests / (time.perf_counter() - started)
+    if cpu is not None:
+        cpu.append(1e6 * (time.process_time() - cpu0) / requests)
     await clients.aclose()
     return rate
 
@@ -141,9 +147,10 @@ def run_delivery_bench(
         out["transport_aiohttp_req_per_s"] = round(
             asyncio.run(_transport_rate("aiohttp", sink.port, transport_requests, 100)), 1
         )
-        out["raw_posts_per_s"] = round(
-            event_loop.run(_transport_rate("aiohttp", sink.port, transport_requests, 100, direct=True)), 1
-        )
+        for name, transport in (("raw_posts", "reqwest"), ("posts_aiohttp", "aiohttp")):
+            cpu: list[float] = []
+            rate = event_loop.run(_transport_rate(transport, sink.port, transport_requests, 100, True, cpu))
+            out[f"{name}_per_s"], out[f"{name}_cpu_us_per_post"] = round(rate, 1), round(cpu[0], 1)
         sink.ask("reset")
         out.update(
             event_loop.run(
