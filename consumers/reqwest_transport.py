@@ -18,6 +18,7 @@ The SSRF rules are the same as :class:`alertstream.consumers.http.AiohttpTranspo
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
 from collections.abc import Mapping
@@ -38,6 +39,10 @@ DNS_TTL_S = 30.0
 MAX_CLIENTS = 256
 
 ClientKey = tuple[str, int, str, float | None, float | None]
+#: a 2xx answer's headers: nothing reads them (``failures.check_response`` needs them for 429/503 only)
+_NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+#: host -> its IP if it is one (pure; asked on every POST)
+_literal = functools.lru_cache(maxsize=4096)(parse_ip)
 
 
 class ReqwestTransport:
@@ -71,7 +76,9 @@ class ReqwestTransport:
         try:
             async with request.build_streamed() as response:
                 status = response.status
-                answer = CIMultiDict((k, response.headers[k]) for k in response.headers)
+                answer = _NO_HEADERS
+                if not 200 <= status < 300:
+                    answer = CIMultiDictProxy(CIMultiDict((k, response.headers[k]) for k in response.headers))
                 reader, size = response.body_reader, 0
                 while size <= MAX_RESPONSE_BYTES and (chunk := await reader.read_chunk()) is not None:
                     size += len(chunk)  # read (and drop) the answer: the connection goes back to the pool
@@ -85,13 +92,13 @@ class ReqwestTransport:
             raise PermanentDeliveryError("invalid_address", "invalid URL") from None
         except rx.PyreqwestError as exc:
             raise httpx.TransportError(type(exc).__name__) from None
-        return Answer(status, CIMultiDictProxy(answer))
+        return Answer(status, answer)
 
     async def _address(self, host: str, port: int) -> str:
         """The one address to connect to: the IP itself, or the first of the checked answers."""
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
-        literal = parse_ip(host)
+        literal = _literal(host)
         if literal is not None:
             return str(literal)  # checked by the static refusal
         now = time.monotonic()
@@ -126,7 +133,7 @@ class ReqwestTransport:
                 .zstd(False)
                 .deflate(False)
             )
-            if parse_ip(host) is None:
+            if _literal(host) is None:
                 builder = builder.resolve(host, address, port)  # exclusive: reqwest asks no DNS for it
             if connect:
                 builder = builder.connect_timeout(timedelta(seconds=connect))
