@@ -231,6 +231,9 @@ async def _pipeline(
         result["ledger_lookup_queries"] = service.ledger.lookups.calls
         result["ledger_insert_queries"] = service.ledger.inserts.calls
         result["retried"] = service.stats.retried
+        # tasks put back on a retry tier because the receiver's lane was full (a backlog above
+        # the park limit, 10,000 per receiver): each costs a produce, an outcome and a re-read
+        result["deferred"] = service.stats.deferred
         result["dead_lettered"] = service.stats.dead_lettered
     finally:
         stop.set()
