@@ -109,6 +109,18 @@ def _receiver_url(url: str) -> yarl.URL:
     return yarl.URL(url)
 
 
+def checked_target(url: str, allow_private: bool) -> yarl.URL:
+    """``url`` parsed, once its static SSRF rule passed: PermanentDeliveryError ``ssrf_refused``
+    or ``invalid_address`` otherwise (the first step of every transport's POST)."""
+    refused = _static_refusal(url, allow_private)
+    if refused is not None:
+        raise PermanentDeliveryError("ssrf_refused", refused)
+    try:
+        return _receiver_url(url)
+    except (ValueError, TypeError):
+        raise PermanentDeliveryError("invalid_address", "invalid URL") from None
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """One aiohttp session (SSRF-checked resolver, no redirects); :meth:`post` is the channels' path,
     :meth:`handle_async_request` the same behind httpx's transport API (the bench compares it with
@@ -140,13 +152,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         (ssrf_refused, invalid_address), RetryableDeliveryError (dns_failure) or httpx's transport
         errors (connect, timeout, transport), which :func:`~alertstream.consumers.failures.from_exception`
         classifies."""
-        refused = _static_refusal(url, self.allow_private)
-        if refused is not None:
-            raise PermanentDeliveryError("ssrf_refused", refused)
-        try:
-            target = _receiver_url(url)
-        except (ValueError, TypeError):
-            raise PermanentDeliveryError("invalid_address", "invalid URL") from None
+        target = checked_target(url, self.allow_private)
         status, answer_headers, _ = await self._request("POST", target, body, headers, connect, read)
         return Answer(status, answer_headers)
 

@@ -29,7 +29,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pyreqwest import exceptions as rx
 from pyreqwest.client import Client, ClientBuilder
 
-from alertstream.consumers.http import MAX_RESPONSE_BYTES, Answer, CheckedResolver, _receiver_url, _static_refusal
+from alertstream.consumers.http import MAX_RESPONSE_BYTES, Answer, CheckedResolver, checked_target
 from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
 from alertstream.schemas.ssrf import SsrfRefused, parse_ip
 
@@ -58,13 +58,7 @@ class ReqwestTransport:
     ) -> Answer:
         """POST ``body`` to ``url`` (SSRF-checked, pinned, never redirected). Raises what
         :meth:`alertstream.consumers.http.AiohttpTransport.post` raises (the same classification)."""
-        refused = _static_refusal(url, self.allow_private)
-        if refused is not None:
-            raise PermanentDeliveryError("ssrf_refused", refused)
-        try:
-            target = _receiver_url(url)
-        except (ValueError, TypeError):
-            raise PermanentDeliveryError("invalid_address", "invalid URL") from None
+        target = checked_target(url, self.allow_private)
         host, port = target.raw_host, target.port
         if not host or port is None or target.scheme not in ("http", "https"):
             raise PermanentDeliveryError("invalid_address", "invalid URL")
