@@ -22,7 +22,7 @@ import functools
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -32,6 +32,9 @@ from multidict import CIMultiDictProxy
 
 from alertstream.schemas.errors import PermanentDeliveryError, RetryableDeliveryError
 from alertstream.schemas.ssrf import SsrfRefused, check_ip, check_url, parse_ip, static_refusal
+
+if TYPE_CHECKING:
+    from alertstream.consumers.reqwest_transport import ReqwestTransport
 
 MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -106,6 +109,18 @@ def _receiver_url(url: str) -> yarl.URL:
     return yarl.URL(url)
 
 
+def checked_target(url: str, allow_private: bool) -> yarl.URL:
+    """``url`` parsed, once its static SSRF rule passed: PermanentDeliveryError ``ssrf_refused``
+    or ``invalid_address`` otherwise (the first step of every transport's POST)."""
+    refused = _static_refusal(url, allow_private)
+    if refused is not None:
+        raise PermanentDeliveryError("ssrf_refused", refused)
+    try:
+        return _receiver_url(url)
+    except (ValueError, TypeError):
+        raise PermanentDeliveryError("invalid_address", "invalid URL") from None
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """One aiohttp session (SSRF-checked resolver, no redirects); :meth:`post` is the channels' path,
     :meth:`handle_async_request` the same behind httpx's transport API (the bench compares it with
@@ -137,13 +152,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         (ssrf_refused, invalid_address), RetryableDeliveryError (dns_failure) or httpx's transport
         errors (connect, timeout, transport), which :func:`~alertstream.consumers.failures.from_exception`
         classifies."""
-        refused = _static_refusal(url, self.allow_private)
-        if refused is not None:
-            raise PermanentDeliveryError("ssrf_refused", refused)
-        try:
-            target = _receiver_url(url)
-        except (ValueError, TypeError):
-            raise PermanentDeliveryError("invalid_address", "invalid URL") from None
+        target = checked_target(url, self.allow_private)
         status, answer_headers, _ = await self._request("POST", target, body, headers, connect, read)
         return Answer(status, answer_headers)
 
@@ -200,21 +209,27 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 class HttpClients:
     """Two transports — strict (default) and ``allow_private`` — sharing nothing.
 
-    :meth:`post` is what the channels call: straight to aiohttp, no httpx ``Request`` or
-    ``Response`` built per delivery (measured: that cost ~40 % of the client's CPU per request);
-    :meth:`send` takes a prepared :class:`httpx.Request` (the bench's transport comparison).
+    :meth:`post` is what the channels call. ``transport`` picks the client: ``reqwest`` (the
+    channels' default: :mod:`alertstream.consumers.reqwest_transport`, measured about half the CPU
+    per POST of aiohttp here), ``aiohttp`` (no httpx ``Request``/``Response`` built per delivery),
+    or ``httpx``'s own transport (the bench's comparison only). :meth:`send` takes a prepared
+    :class:`httpx.Request` through an httpx transport (``aiohttp``/``httpx``: the bench).
     """
 
-    def __init__(self, transport: str = "aiohttp", limit: int = 1000) -> None:
+    def __init__(self, transport: str = "reqwest", limit: int = 1000) -> None:
         self.transport = transport
-        self._transports: dict[bool, httpx.AsyncBaseTransport] = {}
+        self._transports: dict[bool, httpx.AsyncBaseTransport | ReqwestTransport] = {}
         self._limit = limit
 
-    def _transport(self, allow_private: bool) -> httpx.AsyncBaseTransport:
+    def _transport(self, allow_private: bool) -> httpx.AsyncBaseTransport | ReqwestTransport:
         inner = self._transports.get(allow_private)
         if inner is None:
             if self.transport == "httpx":
                 inner = PreflightTransport(allow_private, self._limit)
+            elif self.transport == "reqwest":
+                from alertstream.consumers.reqwest_transport import ReqwestTransport
+
+                inner = ReqwestTransport(allow_private, limit=self._limit)
             else:
                 inner = AiohttpTransport(allow_private, limit=self._limit)
             self._transports[allow_private] = inner
@@ -233,7 +248,7 @@ class HttpClients:
         if refused is not None:
             raise PermanentDeliveryError("ssrf_refused", refused)
         inner = self._transport(allow_private)
-        if isinstance(inner, AiohttpTransport):
+        if not isinstance(inner, httpx.AsyncBaseTransport) or isinstance(inner, AiohttpTransport):
             return await inner.post(url, body, headers, connect, read)
         try:
             request = httpx.Request(
@@ -245,7 +260,10 @@ class HttpClients:
         return Answer(response.status_code, response.headers)
 
     async def send(self, request: httpx.Request, allow_private: bool) -> httpx.Response:
-        response = await self._transport(allow_private).handle_async_request(request)
+        inner = self._transport(allow_private)
+        if not isinstance(inner, httpx.AsyncBaseTransport):
+            raise TypeError("send() needs an httpx transport (aiohttp or httpx)")
+        response = await inner.handle_async_request(request)
         await response.aread()
         return response
 

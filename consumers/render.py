@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from string import Template
 from typing import Any
 
+import orjson
+
 PAGERDUTY_MAX_BYTES = 512 * 1024
 PAGERDUTY_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
 _SLACK_EMOJI = {"critical": ":red_circle:", "warning": ":warning:", "info": ":information_source:"}
@@ -33,7 +35,13 @@ def _iso(ms: int) -> str:
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON. orjson (measured several times faster than ``json`` on an alert);
+    ``json`` for what orjson refuses (integers beyond 64 bits). A non-finite float, which the
+    event validation keeps out of alerts, would become ``null`` (JSON has no NaN)."""
+    try:
+        return orjson.dumps(obj)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def template_fields(alert: dict[str, Any]) -> dict[str, str]:

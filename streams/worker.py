@@ -35,7 +35,7 @@ import faust
 
 from alertstream.runtime.codecs import RegistryWait
 from alertstream.runtime.health import Health
-from alertstream.runtime.kafka_clients import connection
+from alertstream.runtime.kafka_clients import connection, linger_ms
 from alertstream.runtime.topic_follower import TopicFollower
 from alertstream.schemas import codec as c
 from alertstream.schemas import topics as t
@@ -125,7 +125,7 @@ class WorkerApp:
             topic_replication_factor=config.topics.replication,
             consumer_auto_offset_reset="earliest",
             web_enabled=False,
-            producer_linger_ms=5,
+            producer_linger_ms=linger_ms(),  # the one linger setting (runtime.kafka_clients)
             # The one size limit (topics.max_message_bytes) for what this worker sends, and what it
             # must be able to fetch; Faust's own defaults (1,000,000 / 1 MiB) ignored the config.
             producer_max_request_size=config.topics.max_message_bytes,

@@ -15,7 +15,8 @@ Figures (one run):
 * **paced**: ``paced_rate`` events/s for ``paced_seconds``: p50/p99 input -> arrival.
 * **idle**: CPU cores used by each process over 10 s with nothing happening.
 * **memory**: RSS of worker and deliver, fresh (after warm-up) and after the runs.
-* **ceiling**: bare aiohttp POSTs to the same sink from one process (requests/s).
+* **ceiling**: bare POSTs through the channels' own client to the same sink from one process
+  (requests/s).
 * **Alertmanager** (Debian's `prometheus-alertmanager`, when installed): the same burst, paced run,
   idle and memory figures, into the same sink, in the same run.
 * Exactly once: the sink counts distinct delivery ids; a duplicate or a missing one fails the part.
@@ -37,6 +38,7 @@ from alertstream.bench.pipeline import PROBE_METRIC, Pipeline, e2e_config
 from alertstream.bench.procstat import CpuSample, rss_mb
 from alertstream.bench.sink import Sink
 from alertstream.consumers.db import create_schema, drop_schema
+from alertstream.runtime import event_loop
 from alertstream.runtime.kafka_clients import producer_config
 from alertstream.runtime.topic_admin import create_topics
 from alertstream.schemas import codec as c
@@ -163,20 +165,25 @@ class _Run:
 
 
 async def _raw_posts(url: str, requests: int, concurrency: int = 100) -> float:
-    import aiohttp
+    """Bare POSTs through the channels' own client (``HttpClients.post``), no Kafka, no ledger."""
+    from alertstream.consumers.http import HttpClients
 
     body = b'{"alert_id":"raw","summary":"ceiling"}'
+    headers = {"content-type": "application/json"}
     sem = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession() as session:
+    clients = HttpClients()
 
-        async def one() -> None:
-            async with sem, session.post(url, data=body, headers={"content-type": "application/json"}) as r:
-                await r.read()
+    async def one() -> None:
+        async with sem:
+            assert (await clients.post(url, body, headers, True, 2.0, 5.0)).status_code == 200
 
+    try:
         await asyncio.gather(*(one() for _ in range(200)))
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(requests)))
         return requests / (time.perf_counter() - started)
+    finally:
+        await clients.aclose()
 
 
 def _alertmanager(path: str, sink: Sink, alerts: int, rate: float, seconds: float, idle: float) -> dict[str, Any]:
@@ -277,7 +284,7 @@ def run_e2e_bench(
         out["paced_mean_ms"] = round(statistics.fmean(paced), 2)
         for name, pid in pipeline.pids().items():
             out[f"rss_mb_after_{name}"] = rss_mb(pid)
-        out["raw_posts_per_s"] = round(asyncio.run(_raw_posts(sink.url("/raw"), 10_000)), 1)
+        out["raw_posts_per_s"] = round(event_loop.run(_raw_posts(sink.url("/raw"), 10_000)), 1)
         path = binary() if with_alertmanager else None
         if path is not None:
             out.update(_alertmanager(path, sink, alerts, paced_rate, paced_seconds, idle_seconds))

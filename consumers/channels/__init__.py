@@ -40,7 +40,7 @@ class Channel(Protocol):
 
 
 def build_channel(
-    channel: str, config: AlertstreamConfig, transport: str = "aiohttp", book: ReceiverBook | None = None
+    channel: str, config: AlertstreamConfig, transport: str = "reqwest", book: ReceiverBook | None = None
 ) -> Channel:
     """The channel implementation for ``channel`` over ``book`` (default: the config's receivers,
     fixed; ``alertstream deliver`` passes a book that follows live config)."""

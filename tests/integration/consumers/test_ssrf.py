@@ -112,3 +112,43 @@ async def test_redirect_to_loopback_is_not_followed() -> None:
     assert err.value.reason == "http_3xx"
     assert len(redirector.hits) == 1
     assert trap.hits == []
+
+
+def _fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> list[str]:
+    """The event loop's getaddrinfo answers ``answers`` (and records each name asked)."""
+    import socket
+    from typing import Any
+
+    asked: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    async def getaddrinfo(host: str, port: int, **_kw: Any) -> list[Any]:
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in answers[host]]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+@pytest.mark.parametrize("transport", ["reqwest", "aiohttp"])
+async def test_the_client_connects_to_the_checked_answer_only(monkeypatch: pytest.MonkeyPatch, transport: str) -> None:
+    """A name is resolved once by the checking resolver and the connection goes to that checked
+    address: ``pinned.invalid`` exists in no DNS, so reaching the receiver proves the client used
+    the checked answer (no lookup of its own to rebind); a name with a private answer is refused
+    before any connection."""
+    receiver = Receiver()
+    await receiver.start()
+    asked = _fake_dns(monkeypatch, {"pinned.invalid": ["127.0.0.1"], "rebind.invalid": ["127.0.0.1"]})
+    clients = HttpClients(transport)
+    try:
+        for n in range(3):  # the answer is reused (one lookup), the connection kept
+            answer = await clients.post(f"http://pinned.invalid:{receiver.port}/p{n}", b"{}", {}, True, 2.0, 5.0)
+            assert answer.status_code == 200
+        with pytest.raises(PermanentDeliveryError) as err:
+            await clients.post(f"http://rebind.invalid:{receiver.port}/no", b"{}", {}, False, 2.0, 5.0)
+    finally:
+        await clients.aclose()
+        await receiver.stop()
+    assert err.value.reason == "ssrf_refused"
+    assert [h.path for h in receiver.hits] == ["/p0", "/p1", "/p2"]
+    assert asked == ["pinned.invalid", "rebind.invalid"]

@@ -74,3 +74,16 @@ def test_pagerduty_acknowledge_on_the_same_dedup_key_without_a_payload() -> None
 
 def test_webhooks_carry_the_lifecycle_event() -> None:
     assert json.loads(webhook_body(alert(event="acknowledged"), "msg_1"))["event"] == "acknowledged"
+
+
+def test_webhook_body_is_compact_utf8_json_and_big_integers_still_encode() -> None:
+    """orjson writes the bodies; what it refuses (an integer beyond 64 bits in details) falls back
+    to ``json`` rather than failing the delivery."""
+    a = alert()
+    a["summary"] = "Störung \u2013 CPU"
+    body = webhook_body(a, "msg_x")
+    assert b"St\xc3\xb6rung \xe2\x80\x93 CPU" in body  # UTF-8, not \u escapes
+    assert b": " not in body  # compact separators
+    assert b", " not in body
+    a["details"] = json.dumps({"huge": 2**70})
+    assert json.loads(webhook_body(a, "msg_x"))["details"] == {"huge": 2**70}
