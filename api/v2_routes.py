@@ -52,7 +52,7 @@ MAX_ALERTS = 10_000
 #: At most this many refused alerts are named in a 400 problem.
 MAX_ERRORS = 50
 
-router = APIRouter(prefix="/api/v2", tags=["alertmanager-v2"], responses=responses(401, 429))
+router = APIRouter(prefix="/api/v2", tags=["alertmanager-v2"], responses=responses(401, 422, 429))
 _ALERTS = TypeAdapter(list[GettableAlert])
 _RECEIVERS = TypeAdapter(list[AmReceiver])
 
@@ -147,7 +147,7 @@ Flag = Annotated[bool, Query()]
     "/alerts",
     response_model=list[GettableAlert],
     summary="The current alerts (the latest record of each fingerprint is firing)",
-    responses=responses(400, 503),
+    responses=responses(400, 414, 503),
 )
 async def get_alerts(
     request: Request,
@@ -157,8 +157,8 @@ async def get_alerts(
     inhibited: Flag = True,
     unprocessed: Flag = True,
     filter: Annotated[
-        list[Annotated[str, Query(max_length=2048)]] | None,
-        Query(max_length=64, description='matchers on the label set, e.g. alertname="DiskFull" (repeatable)'),
+        list[Annotated[str, Query(max_length=1024)]] | None,
+        Query(max_length=16, description='matchers on the label set, e.g. alertname="DiskFull" (repeatable)'),
     ] = None,
     receiver: Annotated[str | None, Query(max_length=512, description="a regex over the receivers")] = None,
 ) -> Response:
