@@ -221,6 +221,25 @@ def test_current_alerts_are_the_latest_firing_record_per_fingerprint_in_alertman
         assert [a["fingerprint"] for a in get(acme, silenced="false", inhibited="false")] == ["fp-a", "fp-c"]
         assert get(acme, active="false") == []
 
+        def groups(key: str, **params: Any) -> list[tuple[dict[str, str], str, list[str]]]:
+            r = httpx.get(
+                f"{server.url}/api/v2/alerts/groups", params=params, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert r.status_code == 200, r.text
+            return [(g["labels"], g["receiver"]["name"], [a["fingerprint"] for a in g["alerts"]]) for g in r.json()]
+
+        assert alert_labels(rows[0])["alertname"] == "cpu-high"
+        assert groups(acme) == [  # by receiver, then alertname
+            ({"alertname": "DiskFull"}, "ops-webhook", ["fp-c"]),
+            ({"alertname": "cpu-high"}, "ops-webhook", ["fp-a"]),
+        ]
+        assert groups(admin, receiver="pag.*") == [({"alertname": "cpu-high"}, "pager", ["fp-e"])]
+        assert groups(globex) == [({"alertname": "cpu-high"}, "pager", ["fp-e"])]
+        assert groups(acme, filter="alertname=DiskFull") == [({"alertname": "DiskFull"}, "ops-webhook", ["fp-c"])]
+        assert groups(acme, active="false") == []
+        body = httpx.get(f"{server.url}/api/v2/alerts/groups", headers={"Authorization": f"Bearer {acme}"}).json()
+        assert body[0]["alerts"][0] in get(acme)  # the members are the gettable alerts themselves
+
         # amtool 0.25 sends these filters its own way (matcher strings, receiver regex, state flags)
         def amtool(key: str, *args: str) -> list[str]:
             return [a["fingerprint"] for a in query(server.url, key, tmp_path, *args)]
