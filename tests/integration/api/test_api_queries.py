@@ -226,7 +226,8 @@ def test_paging_through_10000_alerts_while_new_ones_arrive_yields_each_once(stac
             n += 1
 
     writer = threading.Thread(target=arrive, daemon=True)
-    with ApiServer(dsn) as server, httpx.Client(base_url=server.url, headers={"X-API-Key": key}) as c:
+    # a generous timeout: on a loaded machine a page among the writer's inserts took over httpx's 5 s
+    with ApiServer(dsn) as server, httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60) as c:
         writer.start()
         try:
             seen = _pages(c, "/api/v1/alerts", {}, limit=250)
