@@ -11,7 +11,8 @@ labels plus ``alertname``, ``rule``, ``tenant``, ``severity``, ``entity``). Filt
 Alertmanager's: ``filter`` matchers on that label set, ``receiver`` a regex (anchored) over the
 receivers the alert was routed to, ``active``/``silenced``/``inhibited``/``unprocessed`` on its
 state. Every alert here is ``active`` and neither silenced nor inhibited: silences and inhibition
-are the alert lifecycle's (``status_of`` is where their state plugs in).
+are the alert lifecycle's (``status_of`` is where their state plugs in). :func:`grouped` gives
+``/api/v2/alerts/groups``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alertstream.api.am_models import AmAlertStatus, AmReceiver, GettableAlert
+from alertstream.api.am_models import AlertGroup, AmAlertStatus, AmReceiver, GettableAlert
 from alertstream.api.history import Conn
 from alertstream.schemas.matchers import Matcher, alert_labels, matches_all
 
@@ -98,6 +99,24 @@ def _wanted(alert: GettableAlert, q: AlertQuery) -> bool:
     if q.receiver is not None and not any(q.receiver.match(r.name) for r in alert.receivers):
         return False
     return matches_all(q.matchers, alert.labels)
+
+
+def grouped(alerts: list[GettableAlert]) -> list[AlertGroup]:
+    """``GET /api/v2/alerts/groups``: the current alerts by receiver and ``alertname``, as an
+    Alertmanager whose every route has ``group_by: [alertname]``. An alert routed to two receivers
+    is in a group of each; one routed nowhere is in none. Groups by receiver, then alertname."""
+    groups: dict[tuple[str, str], list[GettableAlert]] = {}
+    for alert in alerts:
+        for receiver in alert.receivers:
+            groups.setdefault((receiver.name, alert.labels.get("alertname", "")), []).append(alert)
+    return [
+        AlertGroup(
+            labels={"alertname": name} if name else {},
+            receiver=AmReceiver(name=receiver),
+            alerts=members,
+        )
+        for (receiver, name), members in sorted(groups.items())
+    ]
 
 
 async def current_alerts(conn: Conn, scope: str | None, q: AlertQuery, now: datetime) -> list[GettableAlert]:

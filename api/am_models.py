@@ -32,6 +32,12 @@ class GettableAlert(BaseModel):
     status: AmAlertStatus
 
 
+class AlertGroup(BaseModel):
+    labels: dict[str, str] = Field(description="the labels the alerts of the group share: alertname")
+    receiver: AmReceiver
+    alerts: list[GettableAlert]
+
+
 class PeerStatus(BaseModel):
     name: str
     address: str

@@ -121,7 +121,7 @@ async def list_dlq(
     "/{channel}/replay",
     response_model=ReplayResult,
     summary="Put dead-lettered tasks back on retry tier 1 (admin keys)",
-    responses=responses(403),
+    responses=responses(400, 403),  # 400: a body that is not JSON
 )
 async def replay_dlq(request: Request, caller: Caller, channel: Channel, body: ReplayRequest) -> Response:
     if caller.tenant is not None:

@@ -4,8 +4,9 @@ The evaluator records its decision in ``details.reason`` (``new``, ``escalated``
 ``regroup``; ``cleared`` for a resolve), the occurrences folded into the alert instead of
 notifying (``suppressed_count``), whether a tenant rate limit applied (``rate_limited``) and the
 receivers the routing tree chose (``routes``). This module turns those facts, plus the earlier
-alerts of the same fingerprint, into a list of decisions a person can read. A per-reason breakdown
-of the suppressions (``suppressed_by_reason``) is shown when the record carries one.
+alerts of the same fingerprint, into a list of decisions a person can read. The per-reason
+breakdown of the suppressions (``details.suppressed_by_reason``, the store's column of that name)
+is shown when the record carries one (records from workers before it do not).
 """
 
 from __future__ import annotations

@@ -120,7 +120,8 @@ class Decision(BaseModel):
 class Suppressions(BaseModel):
     count: int = Field(description="occurrences folded into this alert instead of notifying")
     by_reason: dict[str, int] | None = Field(
-        description="the breakdown (dedup, grouped, rate_limit, …) once the Alert record carries one; else null"
+        description="the breakdown (dedup, grouped, rate_limit; unattributed: counted before the worker kept"
+        " reasons); null for a record stored without one"
     )
 
 
@@ -163,6 +164,10 @@ class AlertStats(BaseModel):
     by_status: dict[str, int]
     by_rule: list[Count] = Field(description="top 20")
     by_tenant: list[Count] = Field(description="top 20")
+    suppressed: int = Field(description="occurrences folded into these alerts instead of notifying")
+    suppressed_by_reason: dict[str, int] = Field(
+        description="the same by reason (dedup, grouped, rate_limit, …; unattributed: recorded without a breakdown)"
+    )
 
 
 class ChannelStats(BaseModel):

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -75,6 +76,24 @@ def _loc(loc: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
+#: The methods a 405 may name (what a route can be declared with here).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route of the path answers. Starlette's own ``Allow`` names only the
+    methods of the first route whose path matches (``/api/v2/alerts``, a GET and a POST route,
+    answered ``Allow: POST``); asking each route whether it fully matches the path with each method
+    also sees into included routers, whose routes are not listed on the app's router."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def install(app: FastAPI) -> None:
     """Route every error through :func:`problem_response`."""
 
@@ -89,9 +108,12 @@ def install(app: FastAPI) -> None:
         return problem_response(422, detail, "invalid-request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(exc.status_code, detail, None, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request)
+        return problem_response(exc.status_code, detail, None, headers)
 
     @app.exception_handler(psycopg.OperationalError)
     async def _database(_request: Request, exc: psycopg.OperationalError) -> JSONResponse:

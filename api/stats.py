@@ -1,6 +1,7 @@
 """`GET /api/v1/stats`: counts over a time range (default the last 24 h), scoped to the key's tenant.
 
-Alerts by severity, status, rule and tenant (on ``last_seen``); per channel: notifications last
+Alerts by severity, status, rule and tenant (on ``last_seen``), and the suppressions folded into
+them by reason; per channel: notifications last
 updated in the range, how many were delivered or dead-lettered, the attempt success rate, the
 alert → delivery latency (``emitted_at`` → first ``sent``, p50/p99), and the DLQ depth now
 (notifications whose latest outcome is a dead-lettering: not delivered since, e.g. by a replay).
@@ -35,12 +36,15 @@ async def stats(conn: Conn, scope: str | None, since: datetime, until: datetime)
         return [(r["key"], int(r["n"])) for r in rows]
 
     by_severity = dict(await grouped("severity"))
+    suppressed, by_reason = await _suppressions(conn, base)
     alerts = AlertStats(
         total=sum(by_severity.values()),
         by_severity=by_severity,
         by_status=dict(await grouped("status")),
         by_rule=[Count(key=k, count=n) for k, n in await grouped("rule_id", 20)],
         by_tenant=[Count(key=k, count=n) for k, n in await grouped("tenant", 20)],
+        suppressed=suppressed,
+        suppressed_by_reason=by_reason,
     )
     notifications = await (
         await conn.execute(
@@ -86,6 +90,30 @@ async def stats(conn: Conn, scope: str | None, since: datetime, until: datetime)
         alerts=alerts,
         deliveries=_channels(notifications, attempts, depth, undecodable),
     )
+
+
+async def _suppressions(conn: Conn, base: list[Any]) -> tuple[int, dict[str, int]]:
+    """The suppressions folded into the range's alerts, in total and by reason. Each suppression
+    is counted in exactly one record (the next notification or resolve of its episode resets the
+    count). Records stored before the breakdown existed carry a count without one: the
+    difference is ``unattributed``."""
+    where = f"last_seen >= %s AND last_seen < %s AND {SCOPE}"
+    row = await (
+        await conn.execute(f"SELECT coalesce(sum(suppressed_count), 0) AS n FROM alerts WHERE {where}", base)  # noqa: S608
+    ).fetchone()
+    total = int(row["n"]) if row else 0
+    rows = await (
+        await conn.execute(
+            "SELECT r.key, sum(r.value::bigint) AS n FROM alerts, jsonb_each_text(suppressed_by_reason) r"  # noqa: S608
+            f" WHERE {where} AND suppressed_by_reason IS NOT NULL GROUP BY r.key ORDER BY n DESC, r.key",
+            base,
+        )
+    ).fetchall()
+    by_reason = {str(r["key"]): int(r["n"]) for r in rows if int(r["n"])}
+    rest = total - sum(by_reason.values())
+    if rest > 0:
+        by_reason["unattributed"] = rest
+    return total, by_reason
 
 
 def _channels(

@@ -6,7 +6,8 @@
   has acknowledged them. Like Alertmanager, a batch is accepted best-effort: its valid alerts are
   published and the invalid ones are named in a 400 problem (``errors``: index, field, reason), so
   one bad alert does not lose the others; a body that is not a JSON array publishes nothing.
-* ``GET /alerts`` — the current alerts (:mod:`alertstream.api.am_alerts`), Alertmanager's filters.
+* ``GET /alerts`` — the current alerts (:mod:`alertstream.api.am_alerts`), Alertmanager's filters;
+  ``GET /alerts/groups`` the same by receiver and ``alertname``.
 * ``GET /status``, ``GET /receivers`` — what amtool asks first (version check) and lists.
 
 Every request needs an API key, like ``/api/v1`` (Prometheus: ``authorization: {credentials: …}``
@@ -29,8 +30,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter
 
 from alertstream import __version__
-from alertstream.api.am_alerts import AlertQuery, current_alerts
+from alertstream.api.am_alerts import AlertQuery, current_alerts, grouped
 from alertstream.api.am_models import (
+    AlertGroup,
     AlertmanagerConfig,
     AlertmanagerStatus,
     AmReceiver,
@@ -52,9 +54,10 @@ MAX_ALERTS = 10_000
 #: At most this many refused alerts are named in a 400 problem.
 MAX_ERRORS = 50
 
-router = APIRouter(prefix="/api/v2", tags=["alertmanager-v2"], responses=responses(401, 429))
+router = APIRouter(prefix="/api/v2", tags=["alertmanager-v2"], responses=responses(401, 422, 429))
 _ALERTS = TypeAdapter(list[GettableAlert])
 _RECEIVERS = TypeAdapter(list[AmReceiver])
+_GROUPS = TypeAdapter(list[AlertGroup])
 
 _LABEL_SET = {"type": "object", "additionalProperties": {"type": "string"}}
 POSTABLE_ALERTS = {
@@ -141,29 +144,19 @@ async def post_alerts(request: Request, caller: Caller) -> Response:
 
 
 Flag = Annotated[bool, Query()]
+Filter = Annotated[
+    list[Annotated[str, Query(max_length=1024)]] | None,
+    Query(max_length=16, description='matchers on the label set, e.g. alertname="DiskFull" (repeatable)'),
+]
+ReceiverRegex = Annotated[str | None, Query(max_length=512, description="a regex over the receivers")]
 
 
-@router.get(
-    "/alerts",
-    response_model=list[GettableAlert],
-    summary="The current alerts (the latest record of each fingerprint is firing)",
-    responses=responses(400, 503),
-)
-async def get_alerts(
-    request: Request,
-    caller: Caller,
-    active: Flag = True,
-    silenced: Flag = True,
-    inhibited: Flag = True,
-    unprocessed: Flag = True,
-    filter: Annotated[
-        list[Annotated[str, Query(max_length=2048)]] | None,
-        Query(max_length=64, description='matchers on the label set, e.g. alertname="DiskFull" (repeatable)'),
-    ] = None,
-    receiver: Annotated[str | None, Query(max_length=512, description="a regex over the receivers")] = None,
-) -> Response:
+def _query(
+    filters: list[str] | None, receiver: str | None, active: bool, silenced: bool, inhibited: bool, unprocessed: bool
+) -> AlertQuery:
+    """Alertmanager's filter parameters, or a 400 problem naming the bad one."""
     matchers: list[Matcher] = []
-    for text in filter or ():
+    for text in filters or ():
         try:
             matchers += parse_matchers(text)
         except MatcherError as exc:
@@ -174,10 +167,55 @@ async def get_alerts(
             pattern = re.compile(f"^(?:{receiver})$")
         except re.error as exc:
             raise ApiProblem(400, f"receiver: invalid regex: {exc}", "invalid-request") from None
-    query = AlertQuery(tuple(matchers), pattern, active, silenced, inhibited, unprocessed)
+    return AlertQuery(tuple(matchers), pattern, active, silenced, inhibited, unprocessed)
+
+
+@router.get(
+    "/alerts",
+    response_model=list[GettableAlert],
+    summary="The current alerts (the latest record of each fingerprint is firing)",
+    responses=responses(400, 414, 503),
+)
+async def get_alerts(
+    request: Request,
+    caller: Caller,
+    active: Flag = True,
+    silenced: Flag = True,
+    inhibited: Flag = True,
+    unprocessed: Flag = True,
+    filter: Filter = None,
+    receiver: ReceiverRegex = None,
+) -> Response:
+    query = _query(filter, receiver, active, silenced, inhibited, unprocessed)
     async with request.app.state.pool.connection() as conn:
         alerts = await current_alerts(conn, caller.tenant, query, datetime.now(UTC))
     return Response(_ALERTS.dump_json(alerts), media_type="application/json")
+
+
+@router.get(
+    "/alerts/groups",
+    response_model=list[AlertGroup],
+    summary="The current alerts grouped by receiver and alertname",
+    responses=responses(400, 414, 503),
+)
+async def get_alert_groups(
+    request: Request,
+    caller: Caller,
+    active: Flag = True,
+    silenced: Flag = True,
+    inhibited: Flag = True,
+    muted: Flag = True,
+    filter: Filter = None,
+    receiver: ReceiverRegex = None,
+) -> Response:
+    # nothing is muted (no time intervals): ``muted`` has nothing to leave out yet
+    query = _query(filter, receiver, active, silenced, inhibited, True)
+    async with request.app.state.pool.connection() as conn:
+        alerts = await current_alerts(conn, caller.tenant, query, datetime.now(UTC))
+    groups = grouped(alerts)
+    if query.receiver is not None:  # an alert's group of another receiver is not asked for
+        groups = [g for g in groups if query.receiver.match(g.receiver.name)]
+    return Response(_GROUPS.dump_json(groups), media_type="application/json")
 
 
 def _original(pipeline: Pipeline) -> str:

@@ -109,6 +109,9 @@ class EpisodeState(NamedTuple):
     action_at: int = 0
     #: When the rule's `nodata` alert was raised for this episode (0 = not raised).
     nodata_at: int = 0
+    #: ``suppressed_count`` by reason (``dedup``, ``grouped``, ``rate_limit``); None = none yet, or
+    #: a row from before the field (its count is then ``unattributed``: :func:`suppression_breakdown`).
+    suppressed_by_reason: Mapping[str, int] | None = None
 
     def to_row(self) -> list[Any]:
         row: list[Any] = list(self)
@@ -163,6 +166,7 @@ class Decision:
     first_seen: int = 0
     last_seen: int = 0
     event_ids: tuple[str, ...] = ()
+    suppressed_by_reason: Mapping[str, int] | None = None
 
 
 NONE = Decision("none")
@@ -178,6 +182,23 @@ def _ids(state: EpisodeState, event_id: str) -> tuple[str, ...]:
     return (*state.event_ids, event_id)[-MAX_EVENT_IDS:]
 
 
+def _counted(by_reason: Mapping[str, int] | None, reason: str) -> dict[str, int]:
+    out = dict(by_reason or {})
+    out[reason] = out.get(reason, 0) + 1
+    return out
+
+
+def suppression_breakdown(count: int, by_reason: Mapping[str, int] | None) -> dict[str, int]:
+    """The ``count`` suppressions folded into an alert, by reason. A state written before the
+    reasons were kept carries a count without them: that remainder is ``unattributed``, so the
+    breakdown always adds up to the count."""
+    out = {str(k): int(v) for k, v in (by_reason or {}).items() if v}
+    rest = count - sum(out.values())
+    if rest > 0:
+        out["unattributed"] = rest
+    return out
+
+
 def _fire(state: EpisodeState, obs: Observation, reason: str) -> tuple[EpisodeState, Decision]:
     decision = Decision(
         "fire",
@@ -188,8 +209,16 @@ def _fire(state: EpisodeState, obs: Observation, reason: str) -> tuple[EpisodeSt
         state.first_seen,
         state.last_seen,
         state.event_ids,
+        state.suppressed_by_reason,
     )
-    notified = replace(state, phase="firing", suppressed_count=0, notified_at=obs.at, notified_severity=state.severity)
+    notified = replace(
+        state,
+        phase="firing",
+        suppressed_count=0,
+        suppressed_by_reason=None,
+        notified_at=obs.at,
+        notified_severity=state.severity,
+    )
     return notified, decision
 
 
@@ -226,6 +255,7 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
                 state.first_seen,
                 obs.at,
                 state.event_ids,
+                state.suppressed_by_reason,
             )
             return replace(ended, value=obs.value), decision
         return moved, NONE  # ok stays ok; firing inside the hysteresis band stays firing
@@ -243,6 +273,7 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
             first_seen=obs.at,
             occurrence_count=0,
             suppressed_count=0,
+            suppressed_by_reason=None,
             notified_at=0,
             notified_severity="",
             event_ids=(),
@@ -281,15 +312,23 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
     same_bucket = obs.at // window == state.notified_at // window
     if not same_bucket and obs.at - state.notified_at >= rule.repeat_interval_seconds * 1000:
         return _fire(state, obs, "repeat")
-    return replace(state, suppressed_count=state.suppressed_count + 1), DEDUP if same_bucket else GROUPED
+    reason = "dedup" if same_bucket else "grouped"
+    folded = replace(
+        state,
+        suppressed_count=state.suppressed_count + 1,
+        suppressed_by_reason=_counted(state.suppressed_by_reason, reason),
+    )
+    return folded, DEDUP if same_bucket else GROUPED
 
 
 def deny(before: EpisodeState | None, fired: EpisodeState) -> EpisodeState:
     """A fire the rate limiter refused: keep the episode, undo the notification, count it."""
-    suppressed = (before.suppressed_count if before and before.phase == "firing" else 0) + 1
+    firing = before is not None and before.phase == "firing"
+    suppressed = (before.suppressed_count if before and firing else 0) + 1
     return replace(
         fired,
         suppressed_count=suppressed,
+        suppressed_by_reason=_counted(before.suppressed_by_reason if before and firing else None, "rate_limit"),
         notified_at=before.notified_at if before and before.phase == "firing" else 0,
         notified_severity=before.notified_severity if before and before.phase == "firing" else "",
     )

@@ -23,7 +23,7 @@ from alertstream.schemas.config import AlertstreamConfig
 from alertstream.schemas.events import DriftEvent, MetricEvent
 from alertstream.schemas.external_alerts_config import ExternalAlertsSection
 from alertstream.schemas.rules_config import RateLimitSection
-from alertstream.streams.dedup import Decision, EpisodeState, deny, expired, step
+from alertstream.streams.dedup import Decision, EpisodeState, deny, expired, step, suppression_breakdown
 from alertstream.streams.fingerprint import drift_entity, metric_entity
 from alertstream.streams.rate_limit import RateLimiter, WindowCounts
 from alertstream.streams.routing import Router
@@ -182,6 +182,7 @@ class Evaluator:
             "description": rule.description,
             "operator": rule.operator,
             "reason": d.reason,
+            "suppressed_by_reason": suppression_breakdown(d.suppressed_count, d.suppressed_by_reason),
             **obs.details,
         }
         # routing sees the real labels (it is internal); everything in the record is redacted

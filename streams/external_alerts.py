@@ -32,7 +32,7 @@ from typing import Any
 from alertstream.schemas.external_alerts import TENANT_LABEL, ExternalAlertEvent
 from alertstream.schemas.external_alerts_config import ExternalAlertsSection
 from alertstream.schemas.rules_config import Rule
-from alertstream.streams.dedup import Decision, EpisodeState, deny, replace, step
+from alertstream.streams.dedup import Decision, EpisodeState, deny, replace, step, suppression_breakdown
 from alertstream.streams.evaluator import AlertOut, BatchResult, Evaluator, StoredState, alert_id
 from alertstream.streams.rules import Observation
 from alertstream.streams.sanitise import details_json, redact_text, sanitise_dict, summary_text
@@ -252,6 +252,7 @@ class ExternalEvaluator:
         details = {
             "source": "external",
             "reason": d.reason,
+            "suppressed_by_reason": suppression_breakdown(d.suppressed_count, d.suppressed_by_reason),
             "ended": ended,
             "starts_at": ctx.get("starts_at"),
             "ends_at": at if status == "resolved" else state.ends_at,

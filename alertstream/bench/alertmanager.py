@@ -31,7 +31,8 @@ def binary() -> str | None:
 
 
 class Alertmanager:
-    def __init__(self, path: str, sink_url: str) -> None:
+    def __init__(self, path: str, sink_url: str | None) -> None:
+        """``sink_url`` None: a receiver that notifies nowhere (the ingest bench measures intake only)."""
         self.dir = Path(tempfile.mkdtemp(prefix="alertstream-am-"))
         config = {
             "route": {
@@ -41,7 +42,11 @@ class Alertmanager:
                 "group_interval": "5m",
                 "repeat_interval": "12h",
             },
-            "receivers": [{"name": "sink", "webhook_configs": [{"url": sink_url, "send_resolved": False}]}],
+            "receivers": [
+                {"name": "sink", "webhook_configs": [{"url": sink_url, "send_resolved": False}]}
+                if sink_url
+                else {"name": "sink"}
+            ],
         }
         (self.dir / "am.yml").write_text(yaml.safe_dump(config))
         self.port = free_port()

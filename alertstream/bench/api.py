@@ -147,7 +147,7 @@ def run_api_bench(database_url: str, alerts: int = 1_000_000, requests: int = 30
             preexec_fn=die_with_parent(signal.SIGTERM),
         )
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, proc)
+        wait_ready(base, proc)
         figures: dict[str, Any] = {"alerts": alerts, "copy_load_and_index_s": round(load_seconds, 1)}
         day = datetime.now(UTC) - timedelta(days=10)
         with (
@@ -189,7 +189,7 @@ def _cursor_after(client: httpx.Client, pages: int) -> str:
     return cursor
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

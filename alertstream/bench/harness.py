@@ -46,6 +46,7 @@ PARTS: dict[str, tuple[str, str]] = {
     "evaluator": ("alertstream.bench.evaluator", "run_evaluator_bench"),
     "delivery": ("alertstream.bench.delivery", "run_delivery_bench"),
     "api": ("alertstream.bench.api", "run_api_bench"),
+    "api-ingest": ("alertstream.bench.ingest", "run_ingest_bench"),
     "backtest": ("alertstream.bench.backtest", "run_backtest_bench"),
     "e2e": ("alertstream.bench.e2e", "run_e2e_bench"),
     "e2e-scale": ("alertstream.bench.e2e", "run_e2e_scale_bench"),

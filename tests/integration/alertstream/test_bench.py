@@ -83,3 +83,17 @@ def test_e2e_part_delivers_every_alert_exactly_once_and_reports_every_figure(sta
     if binary() is not None:
         assert out["am_duplicates"] == 0
         assert out["am_notifications_per_cpu_s"] > 0
+
+
+def test_ingest_part_publishes_every_acknowledged_alert_exactly_once_beside_alertmanager(stack: StackInfo) -> None:
+    from alertstream.bench.ingest import run_ingest_bench
+
+    out = run_ingest_bench(stack.bootstrap, stack.database_url, alerts=400, batch=100, concurrency=2)
+    assert out["published_exactly"] is True
+    assert out["alerts_sent"] == 3 * 400  # the warm-up (at most 5 batches: all 4 here), then each phase
+    for figure in ("sequential_alerts_per_s", "concurrent_alerts_per_s", "concurrent_request_p99_ms"):
+        assert out[figure] > 0, figure
+    # the incumbent, measured in the same run with the same client and batches
+    assert out["ceiling"] == "am_sequential_alerts_per_s"
+    assert out["am_sequential_alerts_per_s"] > 0
+    assert out["am_concurrent_alerts_per_s"] > 0

@@ -56,7 +56,7 @@ def alert_record(i: int, **over: Any) -> dict[str, Any]:
         "value": float(i),
         "threshold": 90.0,
         "occurrence_count": 1 + i % 4,
-        "suppressed_count": i % 3,
+        "suppressed_count": i % 4,
         "first_seen": BASE + i * MINUTE - 30_000,
         "last_seen": BASE + i * MINUTE,
         "emitted_at": BASE + i * MINUTE + 100,
@@ -64,6 +64,9 @@ def alert_record(i: int, **over: Any) -> dict[str, Any]:
         "routes": routes,
         "rate_limited": False,
     }
+    breakdown = {1: {"dedup": 1}, 2: {"dedup": 1, "rate_limit": 1}, 3: {"grouped": 2, "dedup": 1}}.get(i % 8)
+    if breakdown is not None:  # the others with suppressions are as written before the breakdown
+        record["details"] = json.dumps({**json.loads(record["details"]), "suppressed_by_reason": breakdown})
     record.update(over)
     return record
 

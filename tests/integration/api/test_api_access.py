@@ -137,7 +137,13 @@ def test_malformed_input_is_a_4xx_problem(api: Api, path: str, status: int) -> N
 
 def test_unsupported_methods_and_sizes_are_problems(api: Api) -> None:
     with api.client(api.admin) as c:
-        _problem(c.post("/api/v1/alerts", json={}), 405)
+        refused = c.post("/api/v1/alerts", json={})
+        _problem(refused, 405)
+        assert refused.headers["allow"] == "GET"
+        # a path with a GET and a POST route names both (Starlette named the first route's only)
+        both = c.delete("/api/v2/alerts")
+        _problem(both, 405)
+        assert both.headers["allow"] == "GET, POST"
         _problem(c.request("GET", "/api/v1/alerts", content=b"x" * 70_000), 413)
         _problem(c.get("/api/v1/alerts", params={"text": "y" * 10_000}), 414)
 

@@ -3,6 +3,7 @@ the records the history was written from (not from the API's own SQL)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
@@ -167,6 +168,14 @@ def test_stats_count_exactly_what_the_range_holds(api: Api) -> None:
     assert s["alerts"]["by_severity"] == dict(Counter(a["severity"] for a in in_range))
     assert s["alerts"]["by_status"] == dict(Counter(a["status"] for a in in_range))
     assert {c["key"]: c["count"] for c in s["alerts"]["by_rule"]} == dict(Counter(a["rule_id"] for a in in_range))
+    by_reason: Counter[str] = Counter()
+    for a in in_range:
+        breakdown = json.loads(a["details"]).get("suppressed_by_reason", {})
+        by_reason.update(breakdown)
+        by_reason["unattributed"] += a["suppressed_count"] - sum(breakdown.values())
+    assert set(by_reason) == {"dedup", "grouped", "rate_limit", "unattributed"}, "the data has each kind"
+    assert s["alerts"]["suppressed"] == sum(a["suppressed_count"] for a in in_range)
+    assert s["alerts"]["suppressed_by_reason"] == dict(by_reason)
     (web,) = [x for x in s["deliveries"] if x["channel"] == "webhook"]
     outcomes = [o for o in api.history.outcomes if o["tenant"] == "acme" and since <= o["at"] < until]
     finals = [o for o in outcomes if o["attempt"] == 2]
@@ -217,7 +226,8 @@ def test_paging_through_10000_alerts_while_new_ones_arrive_yields_each_once(stac
             n += 1
 
     writer = threading.Thread(target=arrive, daemon=True)
-    with ApiServer(dsn) as server, httpx.Client(base_url=server.url, headers={"X-API-Key": key}) as c:
+    # a generous timeout: on a loaded machine a page among the writer's inserts took over httpx's 5 s
+    with ApiServer(dsn) as server, httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60) as c:
         writer.start()
         try:
             seen = _pages(c, "/api/v1/alerts", {}, limit=250)

@@ -95,7 +95,7 @@ def test_explain_names_the_rule_version_threshold_events_and_preceding_suppressi
     assert e["severity"] == "critical"
     assert e["trigger"]["event_ids"] == ["ex-0", "ex-1", "ex-2", "ex-3", "ex-4"]
     assert e["trigger"]["occurrence_count"] == 5
-    assert e["suppressions"] == {"count": 3, "by_reason": None}  # the breakdown is not on the record yet
+    assert e["suppressions"] == {"count": 3, "by_reason": {"dedup": 3}}  # the three repeats in its window
     decisions = {d["stage"]: d for d in e["decisions"]}
     assert decisions["dedup"]["outcome"] == "escalated"
     assert decisions["grouping"]["outcome"] == "folded"
@@ -107,6 +107,6 @@ def test_explain_names_the_rule_version_threshold_events_and_preceding_suppressi
 
     assert first_explained["threshold"] == 70.0
     assert first_explained["trigger"]["event_ids"] == ["ex-0"]
-    assert first_explained["suppressions"]["count"] == 0
+    assert first_explained["suppressions"] == {"count": 0, "by_reason": {}}
     assert first_explained["previous"] == []
     assert {d["stage"]: d["outcome"] for d in first_explained["decisions"]}["dedup"] == "new"

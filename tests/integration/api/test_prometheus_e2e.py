@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -34,15 +33,15 @@ from alertstream.runtime.settings import Settings
 from alertstream.runtime.topic_admin import create_topics
 from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import load_config
+from tests.amtool import AMTOOL, query
 from tests.integration.consumers.helpers import schema_dsn
 from tests.integration.streams.worker_proc import WorkerProcess
 from tests.prometheus_server import PROMETHEUS, PrometheusServer
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(PROMETHEUS is None or shutil.which("amtool") is None, reason="needs prometheus and amtool"),
+    pytest.mark.skipif(PROMETHEUS is None or AMTOOL is None, reason="needs prometheus and amtool"),
 ]
-AMTOOL = shutil.which("amtool") or "amtool"
 RESOLVE_TIMEOUT_S = 15
 
 
@@ -191,27 +190,7 @@ def post(stack: Stack, key: str, alerts: list[dict[str, Any]]) -> httpx.Response
 
 
 def amtool(stack: Stack, key: str, *args: str) -> list[dict[str, Any]]:
-    """`amtool alert query` (version check included: it asks /api/v2/status first), JSON output."""
-    http_config = stack.logs / f"amtool-{key[4:16]}.yml"
-    http_config.write_text(yaml.safe_dump({"authorization": {"type": "Bearer", "credentials": key}}))
-    done = subprocess.run(
-        [
-            AMTOOL,
-            f"--alertmanager.url={stack.api}",
-            f"--http.config.file={http_config}",
-            "-o",
-            "json",
-            "alert",
-            "query",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    result: list[dict[str, Any]] = json.loads(done.stdout)
-    return result
+    return query(stack.api, key, stack.logs, *args)
 
 
 def test_a_prometheus_alert_is_delivered_listed_by_amtool_and_resolved(e2e: Stack) -> None:

@@ -7,23 +7,28 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from confluent_kafka import Producer
 
 from alertstream.api.keys import create_key
 from alertstream.api.pipeline import Pipeline
 from alertstream.api.server import ApiServer
 from alertstream.consumers.store_records import Source, StoreItem, StoreTopics, to_item
 from alertstream.consumers.store_writer import write_batch
+from alertstream.consumers.task_messages import dlq_headers
+from alertstream.runtime.kafka_clients import producer_config
 from alertstream.runtime.settings import Settings
 from alertstream.schemas import codec as c
 from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import load_config, parse_config
 from alertstream.schemas.external_alerts import fingerprint
 from alertstream.schemas.matchers import alert_labels
+from tests.amtool import query
 from tests.integration.api.conftest import Api
 from tests.integration.consumers.helpers import make_alert, schema_dsn
 from tests.kafka_reader import read_topic
@@ -154,7 +159,9 @@ def _store(dsn: str, records: list[dict[str, Any]]) -> None:
         assert not write_batch(conn, items).rejected
 
 
-def test_current_alerts_are_the_latest_firing_record_per_fingerprint_in_alertmanagers_shape(stack: Any) -> None:
+def test_current_alerts_are_the_latest_firing_record_per_fingerprint_in_alertmanagers_shape(
+    stack: Any, tmp_path: Path
+) -> None:
     dsn = schema_dsn(stack.database_url)
     acme, globex, admin = (create_key(dsn, t, t or "admin").key for t in ("acme", "globex", None))
     now = int(time.time() * 1000)
@@ -216,8 +223,105 @@ def test_current_alerts_are_the_latest_firing_record_per_fingerprint_in_alertman
         assert [a["fingerprint"] for a in get(admin, receiver="pag.*")] == ["fp-e"]
         assert [a["fingerprint"] for a in get(acme, silenced="false", inhibited="false")] == ["fp-a", "fp-c"]
         assert get(acme, active="false") == []
+
+        def groups(key: str, **params: Any) -> list[tuple[dict[str, str], str, list[str]]]:
+            r = httpx.get(
+                f"{server.url}/api/v2/alerts/groups", params=params, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert r.status_code == 200, r.text
+            return [(g["labels"], g["receiver"]["name"], [a["fingerprint"] for a in g["alerts"]]) for g in r.json()]
+
+        assert alert_labels(rows[0])["alertname"] == "cpu-high"
+        assert groups(acme) == [  # by receiver, then alertname
+            ({"alertname": "DiskFull"}, "ops-webhook", ["fp-c"]),
+            ({"alertname": "cpu-high"}, "ops-webhook", ["fp-a"]),
+        ]
+        assert groups(admin, receiver="pag.*") == [({"alertname": "cpu-high"}, "pager", ["fp-e"])]
+        assert groups(globex) == [({"alertname": "cpu-high"}, "pager", ["fp-e"])]
+        assert groups(acme, filter="alertname=DiskFull") == [({"alertname": "DiskFull"}, "ops-webhook", ["fp-c"])]
+        assert groups(acme, active="false") == []
+        body = httpx.get(f"{server.url}/api/v2/alerts/groups", headers={"Authorization": f"Bearer {acme}"}).json()
+        assert body[0]["alerts"][0] in get(acme)  # the members are the gettable alerts themselves
+
+        # amtool 0.25 sends these filters its own way (matcher strings, receiver regex, state flags)
+        def amtool(key: str, *args: str) -> list[str]:
+            return [a["fingerprint"] for a in query(server.url, key, tmp_path, *args)]
+
+        assert amtool(acme) == ["fp-a", "fp-c"]
+        assert amtool(acme, "DiskFull") == ["fp-c"]  # a bare word is the alertname
+        assert amtool(acme, "alertname!=DiskFull") == ["fp-a"]
+        assert amtool(acme, "instance=~db-.*", "severity=critical") == ["fp-c"]
+        assert amtool(acme, "instance!~db-.*") == ["fp-a"]
+        assert amtool(admin, "-r", "pag.*") == ["fp-e"]
+        assert amtool(admin, "--receiver=ops-webhook") == ["fp-a", "fp-c"]
+        assert amtool(globex, "-r", "ops-webhook") == []
+        assert amtool(acme, "-s") == []  # silenced only: none is (every current alert is active)
+        assert amtool(acme, "-u") == []
+        assert amtool(acme, "-a", "-s", "-i") == ["fp-a", "fp-c"]
         status = httpx.get(f"{server.url}/api/v2/status", headers={"Authorization": f"Bearer {acme}"}).json()
         assert status["cluster"] == {"status": "disabled", "peers": []}
         assert "resolve_timeout: 300s" in status["config"]["original"]
         receivers = httpx.get(f"{server.url}/api/v2/receivers", headers={"Authorization": f"Bearer {acme}"}).json()
         assert receivers == [{"name": r.name} for r in load_config(None).receivers]
+
+
+def test_the_dlq_endpoints_list_per_tenant_and_replay_once_with_an_audit_row(
+    api: Api, connected: tuple[str, Settings]
+) -> None:
+    url, settings = connected
+    bootstrap = settings.require_bootstrap()
+    dlq = settings.topics.dlq("webhook")
+    now = int(time.time() * 1000)
+    tasks = {
+        tenant: {
+            "delivery_id": f"msg_dlq_{tenant}",
+            "channel": "webhook",
+            "receiver": "ops-webhook",
+            "alert": make_alert([("ops-webhook", "webhook")], tenant=tenant, fingerprint=f"fp-dlq-{tenant}"),
+            "attempt": 3,
+            "first_attempt_at": now - 60_000,
+            "not_before": 0,
+            "last_reason": "http_4xx",
+            "last_error": "400 Bad Request",
+        }
+        for tenant in ("acme", "globex")
+    }
+    producer = Producer(producer_config(bootstrap))
+    for tenant, task in tasks.items():
+        headers = dlq_headers(3, "http_4xx", "400 Bad Request", "critical", now)
+        producer.produce(dlq, key=tenant.encode(), value=CODEC.encode(c.DELIVERY_TASK, task), headers=headers)
+    producer.produce(dlq, key=b"x", value=b"not a task", headers=dlq_headers(0, "undecodable", "bad", "", now))
+    assert producer.flush(30) == 0
+
+    def listed(key: str, **params: str) -> list[tuple[str | None, str | None]]:
+        r = httpx.get(f"{url}/api/v1/dlq/webhook", params=params, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        assert r.json()["truncated"] is False
+        return sorted(((t["tenant"], t["delivery_id"]) for t in r.json()["items"]), key=str)
+
+    everything = [(None, None), ("acme", "msg_dlq_acme"), ("globex", "msg_dlq_globex")]
+    assert listed(api.admin) == sorted(everything, key=str)
+    assert listed(api.acme) == [("acme", "msg_dlq_acme")]  # no other tenant's, no undecodable entry
+    assert listed(api.acme, fingerprint="fp-dlq-globex") == []
+    r = httpx.get(f"{url}/api/v1/dlq/webhook", headers={"Authorization": f"Bearer {api.globex}"})
+    assert "acme" not in r.text
+    email = httpx.get(f"{url}/api/v1/dlq/email", headers={"Authorization": f"Bearer {api.admin}"})
+    assert email.json() == {"items": [], "truncated": False}  # another channel's DLQ
+
+    r = httpx.post(
+        f"{url}/api/v1/dlq/webhook/replay",
+        json={"fingerprint": "fp-dlq-acme"},
+        headers={"Authorization": f"Bearer {api.admin}"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"replayed": 1, "skipped_undecodable": 0, "topic": settings.topics.retry("webhook", 1)}
+    (replayed,) = read_topic(bootstrap, settings.topics.retry("webhook", 1), 1)
+    task = CODEC.decode(replayed.value, c.DELIVERY_TASK)
+    assert (task["delivery_id"], task["attempt"]) == ("msg_dlq_acme", 0)  # the same delivery: the ledger dedups
+    assert replayed.headers["replayed"] == b"1"
+    with psycopg.connect(api.dsn) as conn:
+        rows = conn.execute(
+            "SELECT actor, details FROM audit_log WHERE action = 'dlq_replayed' AND details->>'fingerprint' = %s",
+            ("fp-dlq-acme",),
+        ).fetchall()
+    assert [(actor, d["replayed"], d["channel"]) for actor, d in rows] == [(f"api-key:{api.admin[4:16]}", 1, "webhook")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from alertstream.schemas.config import parse_config
@@ -90,6 +91,9 @@ def test_resolve_is_emitted_once_per_episode_and_never_suppressed() -> None:
     resolved = [a for a in h.alerts if a["status"] == "resolved"]
     assert [a["occurrence_count"] for a in resolved] == [2, 1]
     assert resolved[0]["suppressed_count"] == 1
+    assert json.loads(resolved[0]["details"])["suppressed_by_reason"] == {"dedup": 1}
+    # a fresh firing starts its own count: nothing folded into it yet
+    assert json.loads(h.alerts[0]["details"])["suppressed_by_reason"] == {}
     assert resolved[0]["last_seen"] == T0 + 2000
 
 
@@ -109,6 +113,7 @@ def test_grouping_folds_repeats_after_the_dedup_window_until_repeat_interval() -
     assert h.feed(80, start=T0 + 60 * MIN) == [("firing", "warning")]
     repeat = h.alerts[-1]
     assert repeat["suppressed_count"] == 59
+    assert json.loads(repeat["details"])["suppressed_by_reason"] == {"dedup": 6, "grouped": 53}
     assert repeat["occurrence_count"] == 61
     assert repeat["first_seen"] == T0
     assert repeat["alert_id"] != h.alerts[0]["alert_id"]
@@ -185,6 +190,18 @@ def test_state_row_round_trips() -> None:
     assert state is not None
     assert EpisodeState.from_row(state.to_row()) == state
     assert not expired(state, T0)
+
+
+def test_suppressions_counted_before_the_state_kept_reasons_are_unattributed() -> None:
+    h = Harness()
+    h.feed(80, 81)  # fires, then one dedup suppression
+    (fp, (partition, row)) = next(iter(h.store.items()))
+    cut = list(EpisodeState.__dataclass_fields__).index("suppressed_by_reason")
+    h.store[fp] = [partition, row[:cut]]  # a row written before the field was appended
+    assert h.feed(95, start=T0 + 5000) == [("firing", "critical")]
+    escalated = h.alerts[-1]
+    assert escalated["suppressed_count"] == 1
+    assert json.loads(escalated["details"])["suppressed_by_reason"] == {"unattributed": 1}
 
 
 def test_rows_from_an_older_layout_get_defaults_for_appended_fields() -> None:

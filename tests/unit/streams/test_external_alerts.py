@@ -145,6 +145,7 @@ def test_repeat_interval_re_notifies_a_still_firing_alert_and_worse_severity_esc
     assert h.send(T0 + MIN, labels=warning) == []
     assert h.send(T0 + 31 * MIN, labels=warning) == [("firing", "warning")]
     assert h.alerts[-1]["suppressed_count"] == 1
+    assert json.loads(h.alerts[-1]["details"])["suppressed_by_reason"] == {"dedup": 1}
     # a different label set is another alert; the same one with severity=critical is another too
     assert h.send(T0 + 32 * MIN, labels=LABELS) == [("firing", "critical")]
 

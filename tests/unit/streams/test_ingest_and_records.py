@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 
@@ -110,6 +111,28 @@ def test_rate_limited_critical_is_marked_and_warning_suppressed() -> None:
         ("critical", True),
     ]
     assert result.suppressed == {"rate_limit": 2}
+
+
+def test_a_fire_the_rate_limit_refused_is_counted_by_reason_in_the_next_alert() -> None:
+    data = {
+        "rules": [{"id": "cpu", "metric": "cpu_percent", "warning": 70, "critical": 90}],
+        "rate_limits": {"window_seconds": 60, "per_tenant": 1},
+    }
+    ev = Evaluator(Compiled.from_config(parse_config(data, "t")), clock=lambda: NOW / 1000)
+    start = T0 - T0 % 60_000
+    store: dict[str, Any] = {}
+
+    def run(events: list[tuple[int, Any]]) -> list[dict[str, Any]]:
+        result = ev.process(events, store.get)
+        for fp, (p, row) in result.writes.items():
+            store[fp] = [p, row]
+        return [a.record for a in result.alerts]
+
+    assert len(run([(0, metric(80, start, source="other"))])) == 1  # uses the window's one alert
+    assert run([(0, metric(80, start + 1))]) == []  # refused by the limit: suppressed
+    later = run([(0, metric(80, start + 60_001))])  # the next window admits it
+    assert [a["suppressed_count"] for a in later] == [1]
+    assert json.loads(later[0]["details"])["suppressed_by_reason"] == {"rate_limit": 1}
 
 
 def test_reconfigure_changes_rules_and_version() -> None:
