@@ -77,8 +77,6 @@ class SchemaVersion:
 def _version(parsed: Any) -> SchemaVersion:
     if not isinstance(parsed, dict) or parsed.get("type") != "record":
         raise ValueError("an alertstream schema is always a named record")
-    writer = parse_schema(parsed)
-    assert isinstance(writer, dict)  # a record's parsed form
     canonical = to_parsing_canonical_form(parsed)
     runtime = parse_schema(parsed)
     assert isinstance(runtime, dict)  # a record schema parses to a dict
