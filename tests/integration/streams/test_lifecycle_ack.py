@@ -178,6 +178,14 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
 
             wait_until("the trail has the resolve", lambda: "resolved" in trail())
             actions = trail()
+            # explain names the lifecycle's decisions: the page and the acknowledgement
+            page = _escalations(alerts, "db-1")[0]
+            ack = next(x for x in alerts if x["fingerprint"] == fp1 and x["event"] == "acknowledged")
+            explained: dict[str, dict[str, str]] = {}
+            for x in (page, ack):
+                r = client.get(f"/api/v1/alerts/{x['alert_id']}/explain")
+                assert r.status_code == 200, r.text
+                explained[reason(x)] = {d["stage"]: d for d in r.json()["decisions"]}["lifecycle"]
     finally:
         api.stop()
         stop.set()
@@ -198,6 +206,10 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
         "resolved",
     ], actions
     assert actions.index("notified") < actions.index("escalated")
+    assert explained["escalation"]["detail"] == "step 2 of escalation policy db (round 1) paged lead"
+    assert explained["acknowledged"]["outcome"] == "acknowledged"
+    assert explained["acknowledged"]["detail"].startswith("acknowledged by api-key:")
+    assert ": on it — no re-notification" in explained["acknowledged"]["detail"]
     # one delivery each: the first page (pd), the lead's pages, the acknowledgement and the resolve (pd + lead)
     assert Counter(actions)["notified"] == 1 + paged_before_ack + 2 + 2, actions
     assert len(actions) == len(key_steps) + Counter(actions)["notified"], actions
