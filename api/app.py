@@ -94,8 +94,10 @@ def create_app(
     app.state.keys = KeyCache(pool)
     app.state.limiter = RateLimiter(rate=rate_limit, burst=max(1.0, 2 * rate_limit))
     problems.install(app)
+    # acks, silences (v1 and Alertmanager v2), schedules, trails; before `router`: the first route
+    # whose path matches answers a wrong method, and /alerts/{alert_id} (GET) would claim /alerts/ack
+    register_lifecycle(app)
     app.include_router(router)
-    register_lifecycle(app)  # acks, silences (v1 and Alertmanager v2), schedules, trails
     _operations(app, pool)
     app.add_middleware(RequestLimits, max_bytes=max_request_bytes)
     app.add_middleware(Observe)  # outermost: also counts what the limits refuse

@@ -5,6 +5,7 @@ and even an unexpected failure (a 500 that names nothing internal)."""
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -81,9 +82,13 @@ def install(app: FastAPI) -> None:
         return problem_response(422, detail, "invalid-request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(exc.status_code, detail, None, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        allowed = _allowed(request, headers.get("Allow")) if exc.status_code == 405 else None
+        if allowed:
+            headers["Allow"] = allowed
+        return problem_response(exc.status_code, detail, None, headers)
 
     @app.exception_handler(psycopg.OperationalError)
     async def _database(_request: Request, exc: psycopg.OperationalError) -> JSONResponse:
@@ -94,6 +99,27 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("api: unexpected error on %s %s", request.method, request.url.path)
         return problem_response(500, "unexpected error; it has been logged", "internal")
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _allowed(request: Request, given: str | None) -> str | None:
+    """Every method of the path, from the OpenAPI document: Starlette's 405 names only the first
+    route whose path matched, so a path served by two routes (GET and POST /silences) would
+    advertise one of them. As in OpenAPI, a concrete path wins over a templated one
+    (``/alerts/ack`` over ``/alerts/{alert_id}``). A path the document lacks keeps Starlette's."""
+    best: tuple[int, set[str]] | None = None
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if not re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            continue
+        params = template.count("{")
+        methods = {m.upper() for m in item if m in _HTTP_METHODS}
+        if best is None or params < best[0]:
+            best = (params, methods)
+        elif params == best[0]:
+            best[1].update(methods)
+    return ", ".join(sorted(best[1])) if best else given
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,6 +3,7 @@ API keys for two tenants and an admin, and the API served by uvicorn on loopback
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,8 +11,12 @@ import httpx
 import pytest
 
 from alertstream.api.keys import create_key
+from alertstream.api.lifecycle_bus import BusConfig
 from alertstream.api.server import ApiServer
 from alertstream.local_stack import StackInfo
+from alertstream.runtime.topic_admin import create_topics
+from alertstream.schemas.config import load_config
+from alertstream.schemas.topics import TopicNames
 from tests.integration.api.history_data import History, write_history
 from tests.integration.consumers.helpers import schema_dsn
 
@@ -36,10 +41,14 @@ def api_dsn(stack: StackInfo) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(api_dsn: str) -> Iterator[Api]:
+def api(api_dsn: str, stack: StackInfo) -> Iterator[Api]:
     history = write_history(api_dsn)
     acme = create_key(api_dsn, "acme", "acme test key").key
     globex = create_key(api_dsn, "globex", "globex test key").key
     admin = create_key(api_dsn, None, "admin test key").key
-    with ApiServer(api_dsn) as server:
+    # with a broker: the lifecycle's write endpoints publish for real (no 503 for want of one)
+    config = load_config(None)
+    topics = TopicNames(f"api{uuid.uuid4().hex[:10]}.")
+    create_topics(stack.bootstrap, config, topics)
+    with ApiServer(api_dsn, bus=BusConfig(stack.bootstrap, topics, config)) as server:
         yield Api(server.url, api_dsn, history, acme, globex, admin)
