@@ -23,7 +23,7 @@ from alertstream.api.silence_service import create, expire, listing, now_ms
 from alertstream.schemas.matchers import Matcher, MatcherError, matches_all, parse_matchers
 from alertstream.schemas.silences import Silence
 
-router = APIRouter(prefix="/api/v2", responses=responses(400, 401, 404, 422, 429, 503), tags=["alertmanager-v2"])
+router = APIRouter(prefix="/api/v2", responses=responses(400, 401, 403, 404, 422, 429, 503), tags=["alertmanager-v2"])
 SilenceId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 

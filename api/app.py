@@ -109,10 +109,12 @@ def create_app(
     app.state.started = datetime.now(UTC)
     app.state.dlq_slots = asyncio.Semaphore(dlq_routes.CONCURRENT)
     problems.install(app)
+    # acks, silences (v1 and Alertmanager v2), schedules, trails; before `router`: the first route
+    # whose path matches answers a wrong method, and /alerts/{alert_id} (GET) would claim /alerts/ack
+    register_lifecycle(app)
     app.include_router(router)
     app.include_router(v2_routes.router)
     app.include_router(dlq_routes.router)
-    register_lifecycle(app)  # acks, silences (v1 and Alertmanager v2), schedules, trails
     _operations(app, pool)
     app.add_middleware(
         RequestLimits, max_bytes=max_request_bytes, larger={("POST", "/api/v2/alerts"): max_alerts_bytes}

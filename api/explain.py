@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alertstream.api.explain_lifecycle import FACT_KEYS, lifecycle_decision
 from alertstream.api.models import Alert, Decision, Explanation, PreviousAlert, RuleRef, Suppressions, Trigger
 
 _DEDUP = {
@@ -25,14 +26,17 @@ _DEDUP = {
     "cleared": "the value no longer breached the rule's clear level: resolved (resolves are never deduplicated)",
 }
 #: details keys the evaluator adds that are not observations
-_NOT_OBSERVED = {"rule", "description", "operator", "reason", "suppressed_by_reason"}
+_NOT_OBSERVED = {"rule", "description", "operator", "reason", "suppressed_by_reason", *FACT_KEYS}
 
 
 def explain(alert: Alert, suppressed_by_reason: dict[str, int] | None, previous: list[PreviousAlert]) -> Explanation:
     details = alert.details
     reason = alert.reason or str(details.get("reason") or "")
+    lifecycle = lifecycle_decision(reason, details)  # silences, acks, escalation... (docs/lifecycle.md)
     decisions = [
-        Decision(
+        Decision(stage="dedup", outcome="lifecycle", detail="decided by the alert lifecycle, not by dedup")
+        if lifecycle is not None
+        else Decision(
             stage="dedup", outcome=reason or "unknown", detail=_DEDUP.get(reason, "no decision recorded on the alert")
         ),
         _grouping(alert, suppressed_by_reason),
@@ -46,6 +50,7 @@ def explain(alert: Alert, suppressed_by_reason: dict[str, int] | None, previous:
             ),
         ),
         _routing(alert),
+        *([lifecycle] if lifecycle is not None else []),
     ]
     return Explanation(
         alert_id=alert.alert_id,

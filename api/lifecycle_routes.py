@@ -37,7 +37,7 @@ from alertstream.schemas.matchers import Matcher, MatcherError, alert_labels, ma
 from alertstream.schemas.oncall import on_call
 from alertstream.schemas.silences import Silence
 
-router = APIRouter(prefix="/api/v1", responses=responses(401, 404, 422, 429, 503), tags=["lifecycle"])
+router = APIRouter(prefix="/api/v1", responses=responses(400, 401, 403, 404, 422, 429, 503), tags=["lifecycle"])
 PLAIN = r"^[^\x00-\x1f\x7f]+$"
 AlertId = Annotated[str, Path(min_length=1, max_length=256, pattern=PLAIN)]
 ItemId = Annotated[str, Path(min_length=1, max_length=256, pattern=PLAIN)]

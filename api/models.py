@@ -112,7 +112,7 @@ class Trigger(BaseModel):
 
 
 class Decision(BaseModel):
-    stage: Literal["dedup", "grouping", "rate_limit", "routing"]
+    stage: Literal["dedup", "grouping", "rate_limit", "routing", "lifecycle"]
     outcome: str
     detail: str
 

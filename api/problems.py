@@ -5,6 +5,7 @@ and even an unexpected failure (a 500 that names nothing internal)."""
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -14,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -76,24 +76,6 @@ def _loc(loc: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
-#: The methods a 405 may name (what a route can be declared with here).
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-
-def _allowed(request: Request) -> str:
-    """Every method some route of the path answers. Starlette's own ``Allow`` names only the
-    methods of the first route whose path matches (``/api/v2/alerts``, a GET and a POST route,
-    answered ``Allow: POST``); asking each route whether it fully matches the path with each method
-    also sees into included routers, whose routes are not listed on the app's router."""
-    routes = request.app.router.routes
-    allowed = []
-    for method in _METHODS:
-        scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] == Match.FULL for route in routes):
-            allowed.append(method)
-    return ", ".join(allowed)
-
-
 def install(app: FastAPI) -> None:
     """Route every error through :func:`problem_response`."""
 
@@ -111,8 +93,9 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            headers["Allow"] = _allowed(request)
+        allowed = _allowed(request, headers.get("Allow")) if exc.status_code == 405 else None
+        if allowed:
+            headers["Allow"] = allowed
         return problem_response(exc.status_code, detail, None, headers)
 
     @app.exception_handler(psycopg.OperationalError)
@@ -124,6 +107,27 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("api: unexpected error on %s %s", request.method, request.url.path)
         return problem_response(500, "unexpected error; it has been logged", "internal")
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _allowed(request: Request, given: str | None) -> str | None:
+    """Every method of the path, from the OpenAPI document: Starlette's 405 names only the first
+    route whose path matched, so a path served by two routes (GET and POST /silences) would
+    advertise one of them. As in OpenAPI, a concrete path wins over a templated one
+    (``/alerts/ack`` over ``/alerts/{alert_id}``). A path the document lacks keeps Starlette's."""
+    best: tuple[int, set[str]] | None = None
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if not re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            continue
+        params = template.count("{")
+        methods = {m.upper() for m in item if m in _HTTP_METHODS}
+        if best is None or params < best[0]:
+            best = (params, methods)
+        elif params == best[0]:
+            best[1].update(methods)
+    return ", ".join(sorted(best[1])) if best else given
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -13,6 +13,10 @@
   whose episode this worker owns are applied; the entries of owned partitions are handed to
   :meth:`Lifecycle.tick`. An action whose owner is not here waits up to
   :data:`PENDING_ACTION_MS` (a rebalance in progress) and is then dropped: its owner applied it.
+* **Views first**: no batch is evaluated and no tick runs until the silences and firing views
+  have been read to the end they had at start (at most :data:`VIEWS_CATCH_UP_S`, then a warning):
+  a restarted worker must not notify an alert whose silence it has not read yet, nor release a
+  hold restored from its changelog because the silence holding it is not in its view yet.
 * **One writer at a time**: batches and ticks share a lock, so a tick never interleaves with a
   batch between its reads and its writes.
 * **Order**: like every batch — alerts acknowledged by the broker, then the lifecycle entries and
@@ -44,6 +48,8 @@ from alertstream.streams.lifecycle_state import Changes, Entry
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0
+#: How long the first batch and tick wait for the silences and firing views to be read to their end.
+VIEWS_CATCH_UP_S = 60.0
 #: An action whose episode no worker here owns is retried this long (a rebalance), then dropped.
 PENDING_ACTION_MS = 10 * 60_000
 SEAL_KEY = "~seal"
@@ -88,12 +94,14 @@ class LifecycleShell:
         )
         self.firing_out = app.topic(topics.firing, key_serializer="raw", value_serializer="raw")
         self.inbox: deque[tuple[str, Any]] = deque()
-        self.followers = [
+        #: the views a decision reads (the actions are applied whenever they arrive)
+        self.views = [
             TopicFollower(bootstrap, topics.silences, self._on_silence, "silences"),
-            TopicFollower(bootstrap, topics.actions, self._on_action, "actions"),
             TopicFollower(bootstrap, topics.firing, self._on_firing, "firing-view"),
         ]
+        self.followers = [*self.views, TopicFollower(bootstrap, topics.actions, self._on_action, "actions")]
         self.pending: dict[str, Action] = {}
+        self.views_ready = False
         self.active: set[int] = set()
         self.lock = asyncio.Lock()
         self._stash = Changes()
@@ -114,10 +122,21 @@ class LifecycleShell:
 
     def locked(self, handler: Callable[[Sequence[Any]], Awaitable[None]]) -> Callable[[Sequence[Any]], Awaitable[None]]:
         async def run(batch: Sequence[Any]) -> None:
+            await self.wait_views()
             async with self.lock:
                 await handler(batch)
 
         return run
+
+    async def wait_views(self) -> None:
+        """Once: until the silences and firing views are read to their end (off the event loop)."""
+        if self.views_ready:
+            return
+        views = self.views
+        caught_up = await asyncio.to_thread(lambda: all(f.wait_caught_up(VIEWS_CATCH_UP_S) for f in views))
+        if not caught_up:
+            log.warning("lifecycle views not read to their end in %.0fs: evaluating anyway", VIEWS_CATCH_UP_S)
+        self.views_ready = True
 
     # -- follower threads: parse, hand over -----------------------------------------------------
 
@@ -225,6 +244,7 @@ class LifecycleShell:
     async def _tick(self) -> None:
         if not self._ready():
             return
+        await self.wait_views()
         async with self.lock:
             if not self._ready():
                 return

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from alertstream.api.keys import create_key
+from alertstream.api.lifecycle_bus import BusConfig
 from alertstream.api.pipeline import Pipeline
 from alertstream.api.server import ApiServer
 from alertstream.local_stack import StackInfo
@@ -53,5 +54,6 @@ def api(api_dsn: str, stack: StackInfo) -> Iterator[Api]:
     topics = TopicNames(f"t{uuid.uuid4().hex[:10]}.")
     create_topics(stack.bootstrap, config, topics)
     pipeline = Pipeline(topics, Codec(), config, stack.bootstrap)
-    with ApiServer(api_dsn, pipeline=pipeline) as server:
+    # with a broker: /api/v2, the DLQs and the lifecycle's write endpoints publish for real
+    with ApiServer(api_dsn, pipeline=pipeline, bus=BusConfig(stack.bootstrap, topics, config)) as server:
         yield Api(server.url, api_dsn, history, pipeline, acme, globex, admin)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from alertstream.api.explain import explain
 from alertstream.api.history import AlertFilter, DeliveryFilter, alerts_query, deliveries_query
 from alertstream.api.models import Alert, PreviousAlert, Route
@@ -119,3 +121,58 @@ def test_filters_become_indexable_predicates_and_the_cursor_a_row_comparison() -
     )
     assert "(at, id) < (%s, %s)" in dsql
     assert dparams == ["acme", "slack", T, 42, 6]
+
+
+@pytest.mark.parametrize(
+    ("reason", "facts", "outcome", "words"),
+    [
+        ("silenced", {"suppression": {"reason": "silenced", "silence_id": "s-1"}}, "silenced", "silence s-1"),
+        (
+            "inhibited",
+            {"suppression": {"reason": "inhibited", "inhibit_rule": "db-pool-hides-latency"}},
+            "inhibited",
+            "inhibition rule db-pool-hides-latency",
+        ),
+        ("muted", {"suppression": {"reason": "muted", "time_interval": "offhours"}}, "muted", "time interval offhours"),
+        ("released", {"released_from": {"reason": "silenced", "ref": "s-1"}}, "released", "silenced (s-1) ended"),
+        (
+            "escalation",
+            {"escalation": {"policy": "db", "step": 1, "round": 0, "receiver": "lead", "schedule": None}},
+            "escalation",
+            "step 2 of escalation policy db (round 1) paged lead",
+        ),
+        (
+            "acknowledged",
+            {"action": {"kind": "acknowledge", "by": "api-key:k1", "at": 0, "action_id": "a", "comment": "on it"}},
+            "acknowledged",
+            "acknowledged by api-key:k1: on it",
+        ),
+        (
+            "resolved_by_user",
+            {"action": {"kind": "resolve", "by": "cli:ops", "at": 0, "action_id": "a", "comment": ""}},
+            "resolved_by_user",
+            "resolved by cli:ops",
+        ),
+        (
+            "missing_data",
+            {"missing_data": {"policy": "resolve_after", "after_seconds": 300.0}},
+            "missing_data",
+            "no events for 300s (missing_data: resolve_after)",
+        ),
+        ("heartbeat_missing", {}, "heartbeat_missing", "has not reported"),
+    ],
+)
+def test_explain_names_the_lifecycle_decision_and_keeps_its_facts_out_of_the_observations(
+    reason: str, facts: dict[str, Any], outcome: str, words: str
+) -> None:
+    details = {"rule": "cpu", "reason": reason, "metric": "cpu_percent", **facts}
+    e = explain(_alert(reason=reason, details=details, suppressed_count=0), None, [])
+    stages = {d.stage: d for d in e.decisions}
+    assert stages["lifecycle"].outcome == outcome
+    assert words in stages["lifecycle"].detail
+    assert stages["dedup"].outcome == "lifecycle"  # not "no decision recorded"
+    assert e.observed == {"metric": "cpu_percent"}
+
+
+def test_an_evaluator_decision_has_no_lifecycle_stage() -> None:
+    assert "lifecycle" not in {d.stage for d in explain(_alert(), None, []).decisions}
