@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from alertstream import __version__
 from alertstream.api import problems
 from alertstream.api.auth import KeyCache
+from alertstream.api.console.router import router as console_router
 from alertstream.api.limits import RequestLimits
 from alertstream.api.models import Health
 from alertstream.api.observe import Observe
@@ -79,6 +80,7 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
     app.state.limiter = RateLimiter(rate=rate_limit, burst=max(1.0, 2 * rate_limit))
     problems.install(app)
     app.include_router(router)
+    app.include_router(console_router)  # the web console at / and the endpoints it needs
     _operations(app, pool)
     app.add_middleware(RequestLimits, max_bytes=max_request_bytes)
     app.add_middleware(Observe)  # outermost: also counts what the limits refuse
