@@ -16,7 +16,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from alertstream import cli_api, cli_backtest, cli_consumers, cli_streams
+from alertstream import cli_api, cli_backtest, cli_consumers, cli_lifecycle, cli_streams
 from alertstream.runtime.codecs import build_codec
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.config import AlertstreamConfig, load_config
@@ -205,6 +205,7 @@ _register(cli_streams.app)
 _register(cli_consumers.app)
 _register(cli_api.app)
 _register(cli_backtest.app)
+_register(cli_lifecycle.app)
 
 
 def main() -> None:

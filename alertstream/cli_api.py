@@ -25,15 +25,23 @@ def _migrated(settings: Settings) -> str:
 @app.command("api")
 def api() -> None:
     """The HTTP API: alerts, notifications, audit trail, explanations, stats (OpenAPI at /openapi.json)."""
+    from alertstream.api.lifecycle_bus import BusConfig
     from alertstream.api.server import serve
+    from alertstream.schemas.config import load_config
 
     settings = Settings()
+    bus = (
+        BusConfig(settings.kafka_bootstrap, settings.topics, load_config(settings.config))
+        if settings.kafka_bootstrap
+        else None  # without a broker the lifecycle's write endpoints answer 503
+    )
     serve(
         _migrated(settings),
         settings.api_host,
         settings.api_port,
         rate_limit=settings.api_rate_limit,
         max_request_bytes=settings.api_max_request_bytes,
+        bus=bus,
     )
 
 

@@ -23,6 +23,8 @@ from alertstream import __version__
 from alertstream.api import problems
 from alertstream.api.auth import KeyCache
 from alertstream.api.console.router import router as console_router
+from alertstream.api.lifecycle_bus import BusConfig, LifecycleBus
+from alertstream.api.lifecycle_routes import register as register_lifecycle
 from alertstream.api.limits import RequestLimits
 from alertstream.api.models import Health
 from alertstream.api.observe import Observe
@@ -44,7 +46,14 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
     await conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
 
-def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 65_536, pool_size: int = 10) -> FastAPI:
+def create_app(
+    dsn: str,
+    *,
+    rate_limit: float = 20.0,
+    max_request_bytes: int = 65_536,
+    pool_size: int = 10,
+    bus: BusConfig | None = None,
+) -> FastAPI:
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
         min_size=1,
@@ -59,12 +68,18 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
         name="alertstream-api",
     )
 
+    lifecycle = LifecycleBus(bus.bootstrap, bus.topics, bus.config) if bus is not None else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=False)
+        if lifecycle is not None:
+            lifecycle.start()  # threads: returns at once
         try:
             yield
         finally:
+            if lifecycle is not None:
+                lifecycle.stop()
             await pool.close()
 
     app = FastAPIOffline(
@@ -76,10 +91,12 @@ def create_app(dsn: str, *, rate_limit: float = 20.0, max_request_bytes: int = 6
         lifespan=lifespan,
     )
     app.state.pool = pool
+    app.state.bus = lifecycle
     app.state.keys = KeyCache(pool)
     app.state.limiter = RateLimiter(rate=rate_limit, burst=max(1.0, 2 * rate_limit))
     problems.install(app)
     app.include_router(router)
+    register_lifecycle(app)  # acks, silences (v1 and Alertmanager v2), schedules, trails
     app.include_router(console_router)  # the web console at / and the endpoints it needs
     _operations(app, pool)
     app.add_middleware(RequestLimits, max_bytes=max_request_bytes)

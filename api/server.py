@@ -17,13 +17,21 @@ from types import FrameType, TracebackType
 import uvicorn
 
 from alertstream.api.app import create_app
+from alertstream.api.lifecycle_bus import BusConfig
 from alertstream.api.limits import MAX_HEAD_BYTES
 
 
 def config(
-    dsn: str, host: str, port: int, *, rate_limit: float, max_request_bytes: int, pool_size: int = 10
+    dsn: str,
+    host: str,
+    port: int,
+    *,
+    rate_limit: float,
+    max_request_bytes: int,
+    pool_size: int = 10,
+    bus: BusConfig | None = None,
 ) -> uvicorn.Config:
-    app = create_app(dsn, rate_limit=rate_limit, max_request_bytes=max_request_bytes, pool_size=pool_size)
+    app = create_app(dsn, rate_limit=rate_limit, max_request_bytes=max_request_bytes, pool_size=pool_size, bus=bus)
     app.state.stopping = threading.Event()  # set when the server starts to stop: endless streams end
     return uvicorn.Config(
         app,
@@ -65,8 +73,12 @@ def _stopping(server: uvicorn.Server) -> None:
         stopping.set()
 
 
-def serve(dsn: str, host: str, port: int, *, rate_limit: float, max_request_bytes: int) -> None:
-    _ForegroundServer(config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes)).run()
+def serve(
+    dsn: str, host: str, port: int, *, rate_limit: float, max_request_bytes: int, bus: BusConfig | None = None
+) -> None:
+    _ForegroundServer(
+        config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes, bus=bus)
+    ).run()
 
 
 class ApiServer:
@@ -80,10 +92,11 @@ class ApiServer:
         *,
         rate_limit: float = 10_000.0,
         max_request_bytes: int = 65_536,
+        bus: BusConfig | None = None,
     ) -> None:
         # (uvicorn installs no signal handlers off the main thread: the owner stops it)
         self._server = uvicorn.Server(
-            config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes)
+            config(dsn, host, port, rate_limit=rate_limit, max_request_bytes=max_request_bytes, bus=bus)
         )
         self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
         self.host = host

@@ -2,7 +2,9 @@
 
 * webhook: the alert as JSON (``details`` parsed back into an object) plus ``delivery_id``.
 * slack: incoming-webhook JSON with a plain ``text`` fallback and Block Kit blocks.
-* pagerduty: Events API v2 — ``dedup_key`` = fingerprint, ``trigger``/``resolve``, ≤ 512 KB.
+* pagerduty: Events API v2 — ``dedup_key`` = fingerprint, ``trigger``/``acknowledge``/``resolve``
+  (an ``acknowledged`` record — a user acknowledged the alert — is PagerDuty's ``acknowledge`` on the
+  same dedup key), ≤ 512 KB.
 """
 
 from __future__ import annotations
@@ -109,7 +111,12 @@ def slack_body(alert: dict[str, Any], link_template: str | None = None) -> bytes
 
 def pagerduty_body(alert: dict[str, Any], routing_key: str, delivery_id: str) -> bytes:
     """Events API v2 event; oversized custom_details are cut so the event stays ≤ 512 KB."""
-    action = "resolve" if alert["status"] == "resolved" else "trigger"
+    if alert["status"] == "resolved":
+        action = "resolve"
+    elif alert.get("event") == "acknowledged":
+        action = "acknowledge"
+    else:
+        action = "trigger"
     event: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": alert["fingerprint"]}
     if action == "trigger":
         event["payload"] = {

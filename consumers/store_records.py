@@ -11,6 +11,15 @@ row (the state change the history sees):
 * ``alerts.<channel>.dlq`` → a ``dlq_entries`` row (undecodable bytes included, keyed by their content).
 * ``alerts.<channel>.retry.1`` → only a task put there by ``dlq replay`` (header ``replayed`` and
   attempt 0): audit ``replayed`` (actor ``dlq-replay``). Every other retry record is ignored.
+* ``alertstream.actions`` → audit ``acknowledge`` / ``unacknowledge`` / ``resolve`` (actor: who
+  asked, ``api-key:<id>`` or ``cli:<user>``), the request; what the worker then did arrives as an
+  ``alerts`` record (``acknowledged``, ``resolved`` with reason ``resolved_by_user``, ...).
+* ``alertstream.silences`` → audit ``silence_created`` (also for an update) or ``silence_expired``.
+
+Alert records map to audit actions by what they tell (``event`` and ``details.reason``): ``fired``
+(new, escalated, repeat, regroup, released, heartbeat_missing, nodata), ``escalated`` (a step of an
+escalation policy paged), ``suppressed`` (reason silenced / inhibited / muted), ``acknowledged``,
+``unacknowledged``, ``resolved`` (cleared, resolved_by_user, missing_data, reported).
 
 Each audit row carries a ``source_key`` derived from the record's own content (never from offsets
 or the clock), so reading a record twice — a crash before the commit, a replay of the topic —
@@ -25,8 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from alertstream.schemas.actions import Action, ActionError
 from alertstream.schemas.codec import ALERT, DELIVERY_OUTCOME, DELIVERY_TASK, Codec
 from alertstream.schemas.errors import CodecError
+from alertstream.schemas.silences import Silence, SilenceError
 from alertstream.schemas.topics import CHANNELS, TopicNames
 
 Row = tuple[Any, ...]
@@ -89,6 +100,8 @@ class StoreTopics:
     deliveries: str
     dlq: dict[str, str]  # topic -> channel
     replays: dict[str, str]  # retry tier 1 topic -> channel
+    actions: str = ""
+    silences: str = ""
 
     @classmethod
     def of(cls, topics: TopicNames) -> StoreTopics:
@@ -97,10 +110,12 @@ class StoreTopics:
             topics.deliveries,
             {topics.dlq(ch): ch for ch in CHANNELS},
             {topics.retry(ch, 1): ch for ch in CHANNELS},
+            topics.actions,
+            topics.silences,
         )
 
     def all(self) -> list[str]:
-        return [self.alerts, self.deliveries, *self.dlq, *self.replays]
+        return [self.alerts, self.deliveries, *self.dlq, *self.replays, self.actions, self.silences]
 
 
 def ts(ms: int) -> datetime:
@@ -160,12 +175,26 @@ def alert_row(a: dict[str, Any]) -> Row:
         a["rate_limited"],
         str(details.get("reason") or ""),
         json.dumps(breakdown) if breakdown is not None else None,
+        a.get("event") or "notify",
     )
+
+
+def _action(a: dict[str, Any], reason: str) -> str:
+    event = a.get("event") or "notify"
+    if a["status"] == "resolved":
+        return "resolved"
+    if event != "notify":
+        return str(event)  # suppressed, acknowledged, unacknowledged
+    return "escalated" if reason == "escalation" else "fired"
+
+
+#: details keys the lifecycle adds to a record, copied into its audit row
+_LIFECYCLE_FACTS = ("suppression", "action", "escalation", "released_from", "missing_data", "nodata", "muted_routes")
 
 
 def alert_audit(a: dict[str, Any]) -> Row:
     details = _details(a)
-    action = "resolved" if a["status"] == "resolved" else "fired"
+    action = _action(a, str(details.get("reason") or ""))
     facts = {
         "rule_id": a["rule_id"],
         "rule_version": a["rule_version"],
@@ -173,6 +202,7 @@ def alert_audit(a: dict[str, Any]) -> Row:
         "occurrence_count": a["occurrence_count"],
         "suppressed_count": a["suppressed_count"],
         "rate_limited": a["rate_limited"],
+        **{k: details[k] for k in _LIFECYCLE_FACTS if k in details},
     }
     return audit_row(
         at=ts(a["emitted_at"] or a["last_seen"]),
@@ -306,9 +336,59 @@ def replay_item(source: Source, channel: str, codec: Codec) -> StoreItem | Unwri
     return StoreItem(source, "audit_log", None, audit)
 
 
+def action_item(source: Source) -> StoreItem | Unwritable:
+    """A user action: its audit row (the request; the worker's doing comes on ``alerts``)."""
+    try:
+        action = Action.from_json(source.value)
+    except ActionError as exc:
+        return Unwritable(source, "bad_record", str(exc)[:MAX_DETAIL_CHARS])
+    audit = audit_row(
+        at=ts(action.at),
+        actor=action.actor,
+        action=action.kind,
+        reason=action.comment[:MAX_DETAIL_CHARS] or None,
+        tenant=action.tenant,
+        alert_id=action.alert_id or None,
+        fingerprint=action.fingerprint,
+        delivery_id=None,
+        details={"action_id": action.action_id, "comment": action.comment},
+        source_key=f"action:{action.action_id}",
+    )
+    return StoreItem(source, "audit_log", None, audit)
+
+
+def silence_item(source: Source) -> StoreItem | Unwritable | None:
+    """A silence document: ``silence_created`` (or updated) / ``silence_expired``; tombstones none."""
+    if not source.value:
+        return None
+    try:
+        s = Silence.from_json(source.value)
+    except SilenceError as exc:
+        return Unwritable(source, "bad_record", str(exc)[:MAX_DETAIL_CHARS])
+    expired = s.state(s.updated_at) == "expired"
+    tenant = next((m.value for m in s.matchers if m.name == "tenant" and m.op == "="), None)
+    audit = audit_row(
+        at=ts(s.updated_at),
+        actor=s.created_by or "unknown",
+        action="silence_expired" if expired else "silence_created",
+        reason=s.comment[:MAX_DETAIL_CHARS] or None,
+        tenant=tenant,
+        alert_id=None,
+        fingerprint=None,
+        delivery_id=None,
+        details={"silence_id": s.id, **{k: v for k, v in s.to_dict().items() if k != "id"}},
+        source_key=f"silence:{s.id}:{s.updated_at}:{'expired' if expired else 'set'}",
+    )
+    return StoreItem(source, "audit_log", None, audit)
+
+
 def to_item(source: Source, topics: StoreTopics, codec: Codec) -> StoreItem | Unwritable | None:
     """What one record becomes; Unwritable when it cannot be decoded or does not make rows."""
     topic = source.topic
+    if topic == topics.actions:
+        return action_item(source)
+    if topic == topics.silences:
+        return silence_item(source)
     if topic in topics.dlq:
         return dlq_item(source, topics.dlq[topic], codec)
     if topic in topics.replays:

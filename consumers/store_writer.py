@@ -71,6 +71,7 @@ TABLES = {
             ("rate_limited", "boolean"),
             ("reason", "text"),
             ("suppressed_by_reason", "jsonb"),
+            ("event", "text"),
         ),
         "(alert_id)",
     ),

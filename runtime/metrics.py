@@ -33,6 +33,8 @@ NOTIFICATION_LATENCY = Histogram(
 )
 RETRIES = Counter("alertstream_retries", "Tasks sent to a retry tier.", ["channel", "tier"])
 DLQ_MESSAGES = Counter("alertstream_dlq_messages", "Tasks sent to a dead-letter topic.", ["channel"])
+#: The worker's global lifecycle views: active+pending silences known, firing alerts (inhibition sources).
+LIFECYCLE_VIEW = Gauge("alertstream_lifecycle_view", "Entries of the worker's global lifecycle views.", ["view"])
 BUILD_INFO = Gauge("alertstream_build_info", "Always 1; the version label says which build.", ["version"])
 BUILD_INFO.labels(version=__version__).set(1)
 

@@ -20,7 +20,7 @@ from alertstream.schemas import topics as t
 from alertstream.schemas.config import AlertstreamConfig, TopicSpec
 from alertstream.schemas.topics import CHANNELS, TopicNames
 
-_COMPACTED = {t.CONFIG, t.RATE_LIMITS}
+_COMPACTED = {t.CONFIG, t.RATE_LIMITS, t.SILENCES, t.ACTIONS, t.FIRING}
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ def contract_names(config: AlertstreamConfig) -> list[str]:
     """Every topic the pipeline uses, by contract name (without the prefix)."""
     names = [t.EVENTS_METRIC, t.EVENTS_DRIFT, t.EVENTS_INVALID, t.ALERTS, t.CONFIG, t.RATE_LIMITS, t.DELIVERIES]
     names.append(t.STORE_REJECTED)
+    names += [t.SILENCES, t.ACTIONS, t.FIRING]  # the alert lifecycle (streams/lifecycle.py)
     tiers = len(config.delivery.retry_delays_seconds)
     for channel in CHANNELS:
         names += [f"alerts.{channel}.retry.{n}" for n in range(1, tiers + 1)]

@@ -26,6 +26,9 @@ from pydantic import ValidationError as PydanticValidationError
 from alertstream.schemas.codec import DEFAULT_MAX_BYTES
 from alertstream.schemas.errors import ConfigError
 from alertstream.schemas.history_config import HistorySection
+from alertstream.schemas.lifecycle_config import EscalationPolicy, Heartbeat, InhibitRule
+from alertstream.schemas.lifecycle_problems import lifecycle_problems
+from alertstream.schemas.oncall import Schedule
 from alertstream.schemas.receivers_config import DeliverySection, Receiver
 from alertstream.schemas.rules_config import (
     RateLimitSection,
@@ -35,6 +38,7 @@ from alertstream.schemas.rules_config import (
     match_problems,
     route_nodes,
 )
+from alertstream.schemas.time_intervals import NamedTimeInterval
 from alertstream.schemas.topics import CHANNELS, is_dlq, is_retry_tier
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "example-config.yaml"
@@ -94,6 +98,12 @@ class AlertstreamConfig(Strict):
     receivers: list[Receiver] = Field(default_factory=list)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
     history: HistorySection = Field(default_factory=HistorySection)
+    # the alert lifecycle (schemas/lifecycle_config.py, time_intervals.py, oncall.py)
+    time_intervals: list[NamedTimeInterval] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    schedules: list[Schedule] = Field(default_factory=list)
+    heartbeats: list[Heartbeat] = Field(default_factory=list)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -132,6 +142,7 @@ def cross_problems(config: AlertstreamConfig) -> list[tuple[str, str]]:
         + route_problems(config.routes, {r.name for r in config.receivers})
         + match_problems(config.routes)
         + retention_problems(config)
+        + lifecycle_problems(config)
     )
 
 

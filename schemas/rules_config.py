@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alertstream.schemas.lifecycle_config import MissingData
+
 Operator = Literal[">", ">=", "<", "<=", "=="]
 Severity = Literal["critical", "warning", "info"]
 
@@ -58,6 +60,7 @@ class _RuleBase(_Strict):
         description="events older than this (against the worker's clock) are refused as late, counted",
     )
     labels: dict[str, str] = Field(default_factory=dict, description="only events carrying these labels")
+    missing_data: MissingData | None = Field(default=None, description="when a firing episode's events stop")
 
     def levels(self) -> list[tuple[Severity, float]]:
         """(severity, threshold) pairs, most severe first, for the levels that are set."""
@@ -143,6 +146,12 @@ class RouteNode(_Strict):
     match: dict[str, str] = Field(default_factory=dict)
     routes: list[RouteNode] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
+    #: Alertmanager's: no notification while one of these contains now (names of ``time_intervals``)
+    mute_time_intervals: list[str] = Field(default_factory=list)
+    #: ... and, when set, notifications only while one of these contains now
+    active_time_intervals: list[str] = Field(default_factory=list)
+    #: an unacknowledged firing alert routed here walks this policy (``escalation_policies``)
+    escalation_policy: str | None = None
 
 
 def route_nodes(root: RouteNode | None, path: str = "routes") -> Iterator[tuple[str, RouteNode]]:

@@ -20,6 +20,13 @@ CONFIG = "alertstream.config"
 CONFIG_KEY = b"config"
 #: Compacted: rate-limit counts per input partition and window, shared by every worker.
 RATE_LIMITS = "alertstream.ratelimits"
+#: Compacted, key = silence id: every silence (create, update, expire), followed by every worker.
+SILENCES = "alertstream.silences"
+#: Compacted, key = fingerprint: the newest user action (acknowledge, unacknowledge, resolve).
+ACTIONS = "alertstream.actions"
+#: Compacted, key = fingerprint: the label sets of the firing alerts, every worker's view of the
+#: inhibition sources (a tombstone when an episode ends).
+FIRING = "alertstream.firing"
 #: Append-only: every delivery outcome, for the PostgreSQL sink and audit.
 DELIVERIES = "alerts.deliveries"
 #: Records the store could not write (undecodable, or refused by PostgreSQL), original key and bytes
@@ -73,6 +80,18 @@ class TopicNames:
     @property
     def rate_limits(self) -> str:
         return self.name(RATE_LIMITS)
+
+    @property
+    def silences(self) -> str:
+        return self.name(SILENCES)
+
+    @property
+    def actions(self) -> str:
+        return self.name(ACTIONS)
+
+    @property
+    def firing(self) -> str:
+        return self.name(FIRING)
 
     @property
     def deliveries(self) -> str:

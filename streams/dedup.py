@@ -82,6 +82,20 @@ class EpisodeState:
     event_ids: tuple[str, ...] = ()
     #: The newest event timestamp applied, uncapped (``watermark`` is capped at the worker's now).
     last_at: int = 0
+    # -- the alert lifecycle (streams/lifecycle.py); reset when a new episode starts --------------
+    #: When a user acknowledged the open episode (0 = not acknowledged), and who.
+    acked_at: int = 0
+    acked_by: str = ""
+    #: Why the firing notification is held back (``silenced:<id>``, ``inhibited:<rule>``, ...).
+    held: str = ""
+    #: Escalation walk (streams/escalation.py): next step, round, when it is due (0 = none).
+    esc_step: int = 0
+    esc_round: int = 0
+    esc_due: int = 0
+    #: The newest user action applied (worker-independent: applying one twice is a no-op).
+    action_at: int = 0
+    #: When the rule's `nodata` alert was raised for this episode (0 = not raised).
+    nodata_at: int = 0
 
     def to_row(self) -> list[Any]:
         return [getattr(self, name) if name != "event_ids" else list(self.event_ids) for name in _STATE_FIELDS]

@@ -43,6 +43,8 @@ class Compiled:
     limits: RateLimitSection
     version: int
     redaction: Redaction = field(default_factory=Redaction)
+    #: The validated document itself (the lifecycle compiles its own sections from it).
+    config: AlertstreamConfig | None = None
 
     @classmethod
     def from_config(cls, config: AlertstreamConfig) -> Compiled:
@@ -54,6 +56,7 @@ class Compiled:
             config.rate_limits,
             config.version,
             Redaction.from_config(config.redaction),
+            config,
         )
 
 

@@ -45,26 +45,34 @@ class Router:
 
     def _walk(
         self, node: RouteNode, inherited: str | None, attrs: Mapping[str, str], labels: Mapping[str, str]
-    ) -> list[str]:
+    ) -> list[tuple[str, RouteNode]]:
+        """(receiver, the node that contributed it) in tree order."""
         receiver = node.receiver or inherited
-        found: list[str] = []
+        found: list[tuple[str, RouteNode]] = []
         for child in node.routes:
             if _matches(child.match, attrs, labels):
                 found += self._walk(child, receiver, attrs, labels)
                 if not child.continue_:
                     break
         if not found and receiver:
-            found.append(receiver)
+            found.append((receiver, node))
         return found
 
     def routes(self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str]) -> list[Route]:
+        return [route for route, _node in self.matched(tenant, severity, rule_id, status, labels)]
+
+    def matched(
+        self, tenant: str, severity: str, rule_id: str, status: str, labels: Mapping[str, str]
+    ) -> list[tuple[Route, RouteNode]]:
+        """The routes with the node each came from (its mute/active time intervals and escalation
+        policy belong to that node: Alertmanager does not inherit them)."""
         if self.root is None:
             return []
         attrs = {"tenant": tenant, "severity": severity, "rule_id": rule_id, "status": status}
-        names: Sequence[str] = self._walk(self.root, None, attrs, labels)
-        seen: dict[str, Route] = {}
-        for name in names:
+        found: Sequence[tuple[str, RouteNode]] = self._walk(self.root, None, attrs, labels)
+        seen: dict[str, tuple[Route, RouteNode]] = {}
+        for name, node in found:
             channel = self.receivers.get(name)
             if channel is not None and name not in seen:
-                seen[name] = Route(name, channel)
+                seen[name] = (Route(name, channel), node)
         return list(seen.values())

@@ -44,6 +44,7 @@ from alertstream.streams.batch_consumer import BatchApp
 from alertstream.streams.config_feed import ConfigFeed
 from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
 from alertstream.streams.ingest import Ingest, Invalid, InvalidSummary
+from alertstream.streams.lifecycle_shell import LifecycleShell
 from alertstream.streams.sanitise import install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,11 @@ class WorkerApp:
             )
         )
         self.app.bulk_topics = frozenset(self.ingest)
-        self.app.bulk_handler = self.handle
+        # the alert lifecycle (streams/lifecycle*.py): silences, inhibition, acks, escalation, timers
+        self.lifecycle = LifecycleShell(
+            self.app, self, bootstrap, topics, config, partitions, PartitionedTable, frozenset(self.ingest)
+        )
+        self.app.bulk_handler = self.lifecycle.locked(self.handle)
         self.health = health or Health()  # /healthz, /readyz (runtime.health)
         self.app.on_poll = self.health.beat
         # registry mode: a batch's schemas fetched (and Alert registered) before it is handled;
@@ -184,6 +189,7 @@ class WorkerApp:
         self.app.producer.buffer.max_messages = CHANGELOG_BACKLOG
         self.rate_follower.start()
         self.feed.start()
+        self.lifecycle.start()
         if self.publish:
             await asyncio.get_running_loop().run_in_executor(None, self._publish_if_newer)
 
@@ -267,7 +273,7 @@ class WorkerApp:
         if not parsed:
             return
         try:
-            result = self.evaluator.process(parsed, self.state.get)
+            result = self.lifecycle.after_batch(parsed, self.evaluator.process(parsed, self.state.get))
         except Exception:
             # A bug met by some valid-looking event must not crash-loop the partition: evaluate
             # one by one (process() changes nothing but rate-limit counts until its writes are
@@ -275,7 +281,9 @@ class WorkerApp:
             log.exception("batch evaluation failed; retrying event by event")
             for (partition, event), msg in zip(parsed, sources, strict=True):
                 try:
-                    single = self.evaluator.process([(partition, event)], self.state.get)
+                    single = self.lifecycle.after_batch(
+                        [(partition, event)], self.evaluator.process([(partition, event)], self.state.get)
+                    )
                 except Exception as exc:
                     self._send_invalid(
                         Invalid(
@@ -311,6 +319,7 @@ class WorkerApp:
                 m.ALERTS_EMITTED.labels(severity=record["severity"], status=record["status"]).inc()
                 m.EVENT_TO_ALERT.observe(max(0.0, emitted_at - alert.occurred_at / 1000))
             await self.confirm_alerts(messages)
+        self.lifecycle.before_state_writes()  # lifecycle entries + firing view: after the alerts, before the rows
         state = self.state
         for fp, (partition, row) in result.writes.items():
             self.unsealed.add(partition)

@@ -65,3 +65,12 @@ def test_pagerduty_event_stays_under_512kb() -> None:
     body = pagerduty_body(alert(details=huge), "rk", "msg_1")
     assert len(body) <= PAGERDUTY_MAX_BYTES
     assert json.loads(body)["payload"]["custom_details"]["truncated"]
+
+
+def test_pagerduty_acknowledge_on_the_same_dedup_key_without_a_payload() -> None:
+    body = json.loads(pagerduty_body(alert(event="acknowledged"), "rk", "msg_1"))
+    assert body == {"routing_key": "rk", "event_action": "acknowledge", "dedup_key": alert()["fingerprint"]}
+
+
+def test_webhooks_carry_the_lifecycle_event() -> None:
+    assert json.loads(webhook_body(alert(event="acknowledged"), "msg_1"))["event"] == "acknowledged"

@@ -71,7 +71,7 @@ def test_an_alert_becomes_its_row_and_a_fired_audit_row_keyed_by_its_id() -> Non
     assert item.table == "alerts"
     assert item.row is not None
     assert len(item.row) == len(TABLES["alerts"].columns)
-    assert item.row[-2:] == ("repeat", None)  # reason; no per-reason breakdown on this record
+    assert item.row[-3:] == ("repeat", None, "notify")  # reason; no per-reason breakdown; a notification
     audit = _audit(item)
     assert (audit["actor"], audit["action"], audit["reason"], audit["source_key"]) == (
         "evaluator",
@@ -92,7 +92,7 @@ def test_a_per_reason_breakdown_in_the_details_is_kept() -> None:
     item = to_item(_source(NAMES.alerts, CODEC.encode(ALERT, a)), TOPICS, CODEC)
     assert isinstance(item, StoreItem)
     assert item.row is not None
-    assert json.loads(item.row[-1]) == {"dedup": 4, "rate_limit": 1}
+    assert json.loads(item.row[-2]) == {"dedup": 4, "rate_limit": 1}
 
 
 @pytest.mark.parametrize(
@@ -168,3 +168,65 @@ def test_the_insert_is_one_multi_row_statement_per_table() -> None:
     assert "FROM unnest(%s::text[], %s::integer[]," in sql
     assert "ON CONFLICT (delivery_id, attempt, outcome, at) DO NOTHING" in sql
     assert "u.details::jsonb" in TABLES["alerts"].insert_sql()
+
+
+def test_lifecycle_records_and_actions_become_their_audit_actions() -> None:
+    import json as _json
+
+    from alertstream.schemas.actions import new_action
+    from alertstream.schemas.matchers import parse_matchers
+    from alertstream.schemas.silences import new_silence
+
+    topics = TOPICS
+    _src = _source
+
+    def audit_of_alert(**fields: Any) -> tuple[str, str | None, dict[str, Any]]:
+        item = to_item(_src(topics.alerts, CODEC.encode(ALERT, alert(**fields))), topics, CODEC)
+        assert isinstance(item, StoreItem)
+        assert item.audit is not None
+        return item.audit[2], item.audit[3], _json.loads(item.audit[8])
+
+    suppression = {"reason": "silenced", "silence_id": "s-1"}
+    action, reason, facts = audit_of_alert(
+        event="suppressed", details=_json.dumps({"reason": "silenced", "suppression": suppression})
+    )
+    assert (action, reason, facts["suppression"]) == ("suppressed", "silenced", suppression)
+    assert audit_of_alert(event="acknowledged", details='{"reason": "acknowledged"}')[0] == "acknowledged"
+    assert audit_of_alert(details='{"reason": "escalation", "escalation": {"step": 1}}')[:2] == (
+        "escalated",
+        "escalation",
+    )
+    assert audit_of_alert(status="resolved", details='{"reason": "resolved_by_user"}')[:2] == (
+        "resolved",
+        "resolved_by_user",
+    )
+
+    ack = new_action("acknowledge", "fp-1", "acme", "api-key:k1", 1_700_000_000_000, "on it", "a-1")
+    item = to_item(_src(topics.actions, ack.to_json()), topics, CODEC)
+    assert isinstance(item, StoreItem)
+    assert item.row is None
+    assert item.audit is not None
+    assert item.audit[1:7] == ("api-key:k1", "acknowledge", "on it", "acme", "a-1", "fp-1")
+    assert item.audit[9] == f"action:{ack.action_id}"
+
+    s = new_silence(
+        parse_matchers('tenant="acme", rule="cpu"'),
+        1_700_000_000_000,
+        1_700_000_600_000,
+        "cli:ops",
+        "",
+        1_700_000_000_000,
+    )
+    created = to_item(_src(topics.silences, s.to_json()), topics, CODEC)
+    expired = to_item(_src(topics.silences, s.expired(1_700_000_100_000).to_json()), topics, CODEC)
+    assert isinstance(created, StoreItem)
+    assert isinstance(expired, StoreItem)
+    assert created.audit is not None
+    assert expired.audit is not None
+    assert (created.audit[2], created.audit[4]) == ("silence_created", "acme")
+    assert expired.audit[2] == "silence_expired"
+    assert created.audit[9] != expired.audit[9]
+    assert to_item(_src(topics.silences, b""), topics, CODEC) is None  # a tombstone
+    bad = to_item(_src(topics.actions, b"{}"), topics, CODEC)
+    assert isinstance(bad, Unwritable)
+    assert bad.reason == "bad_record"

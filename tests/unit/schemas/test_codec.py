@@ -42,6 +42,7 @@ ALERT: dict[str, Any] = {
     "event_ids": ["e-1", "e-2"],
     "routes": [{"receiver": "ops-hook", "channel": "webhook"}],
     "rate_limited": False,
+    "event": "notify",
 }
 
 

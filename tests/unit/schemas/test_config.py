@@ -65,7 +65,9 @@ def test_topic_plan_from_config() -> None:
     assert expected_channel_topics <= set(by_name)
     assert not any(".retry.3" in n for n in by_name)
     assert by_name["p.alertstream.ratelimits"].config == {"cleanup.policy": "compact", **limit}
-    assert len(by_name) == 8 + len(expected_channel_topics)  # incl. alerts.store.rejected
+    for compacted in ("p.alertstream.silences", "p.alertstream.actions", "p.alertstream.firing"):  # the lifecycle's
+        assert by_name[compacted].config == {"cleanup.policy": "compact", **limit}
+    assert len(by_name) == 11 + len(expected_channel_topics)  # incl. alerts.store.rejected
     assert "p.alerts.store.rejected" in by_name
 
 

@@ -142,6 +142,7 @@ async def test_starting_the_followers_does_not_block_the_event_loop() -> None:
         task.cancel()
         w.feed.stop()
         w.rate_follower.stop()
+        w.lifecycle.stop()
     assert len(gaps) >= 20
     assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.1f} s"
     assert not w.feed.wait_caught_up(0)  # still trying to reach the broker, off the loop

@@ -1,0 +1,219 @@
+"""The alert lifecycle in the stream: holds, acknowledgements, escalation, missing data — pure.
+
+The evaluator (:mod:`.evaluator`, :mod:`.dedup`) decides *that* an episode fires, repeats or
+resolves; this module decides what of that reaches receivers, and what happens between events.
+It runs in three places of the worker, each over plain data (no Kafka, no Faust):
+
+* :meth:`Lifecycle.after_batch` — after :meth:`Evaluator.process`, before anything is sent: each
+  firing record is checked against the acknowledgement, inhibition, silences and the routes' time
+  intervals (:mod:`.suppression`). A held first notification becomes a ``suppressed`` record
+  (``event: suppressed``, no routes, ``details.suppression`` naming the silence / rule / interval —
+  once per cause, not per event) and the episode stays *un-notified*, so its resolve is not sent
+  and the end of the hold notifies it. A first notification starts the escalation walk of its
+  route's policy. Heartbeat rules are fed from the batch's events (:mod:`.lifecycle_heartbeat`).
+* :meth:`Lifecycle.tick` — every second, over the episodes that have lifecycle work (the entries
+  of the lifecycle table; :mod:`.lifecycle_timers`): holds that ended notify at once; due
+  escalation steps page; missing data resolves, keeps firing or raises ``nodata``; silent
+  heartbeat sources fire.
+* :meth:`Lifecycle.apply` — a user action on an episode this worker owns
+  (:mod:`.lifecycle_actions`): acknowledge, unacknowledge, resolve.
+
+**State.** Everything that must survive a restart or a rebalance is in the episode's changelogged
+row (the fields appended to :class:`~.dedup.EpisodeState`) and in the lifecycle table's
+:class:`~.lifecycle_state.Entry`, both written to the changelog partition of the events' partition,
+so they move with it. No timer is scheduled in memory: a tick recomputes what is due from that
+state and the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from alertstream.schemas.actions import Action
+from alertstream.schemas.events import DriftEvent, MetricEvent
+from alertstream.schemas.matchers import alert_labels
+from alertstream.schemas.silences import Silence
+from alertstream.streams import escalation
+from alertstream.streams.dedup import EpisodeState
+from alertstream.streams.evaluator import AlertOut, BatchResult, StoredState
+from alertstream.streams.lifecycle_actions import apply_action
+from alertstream.streams.lifecycle_config import LifecycleConfig
+from alertstream.streams.lifecycle_heartbeat import heartbeat_events, heartbeat_tick
+from alertstream.streams.lifecycle_records import details_of, nodata_resolved, suppressed_record
+from alertstream.streams.lifecycle_state import FRESH, Changes, Entry, acked
+from alertstream.streams.lifecycle_timers import due
+from alertstream.streams.sanitise import details_json
+from alertstream.streams.suppression import Hold, InhibitionView, decide
+
+Event = MetricEvent | DriftEvent
+
+
+def _state(stored: StoredState | None) -> EpisodeState | None:
+    return EpisodeState.from_row(stored[1]) if stored else None
+
+
+class Lifecycle:
+    """Holds the global views (silences, firing sources) and applies the lifecycle rules."""
+
+    def __init__(self, config: LifecycleConfig, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.clock = clock
+        self.silences: dict[str, Silence] = {}
+        self.view = InhibitionView(config.inhibit)
+
+    def reconfigure(self, config: LifecycleConfig) -> None:
+        self.config = config
+        self.view.set_rules(config.inhibit)
+
+    def now(self) -> int:
+        return int(self.clock() * 1000)
+
+    def put_silence(self, silence: Silence) -> None:
+        self.silences[silence.id] = silence
+
+    def drop_silence(self, silence_id: str) -> None:
+        self.silences.pop(silence_id, None)
+
+    def hold(self, fp: str, template: Mapping[str, Any], now: int) -> tuple[Hold | None, dict[str, str], str | None]:
+        """Whether the alert ``template`` is held now, its muted routes, and its escalation policy."""
+        labels = alert_labels(template)
+        routes, policy = self.config.route_info(
+            str(template["tenant"]), str(template["severity"]), str(template["rule_id"]), labels
+        )
+        held, muted = decide(fp, labels, self.view, self.silences.values(), routes, self.config.intervals, now)
+        return held, muted, policy
+
+    # -- after a batch of events ---------------------------------------------------------------
+
+    def after_batch(
+        self,
+        events: Sequence[tuple[int, Event]],
+        result: BatchResult,
+        get_state: Callable[[str], StoredState | None],
+        get_entry: Callable[[str], Any],
+    ) -> Changes:
+        """The batch's alerts and writes as they go out (``alerts`` / ``writes`` replace the
+        result's), plus lifecycle entries and firing-view records. ``get_state`` and
+        ``get_entry`` read the tables as they were before the batch."""
+        now = self.now()
+        out = Changes(writes=dict(result.writes))
+        by_fp: dict[str, list[AlertOut]] = {}
+        for alert in result.alerts:
+            by_fp.setdefault(alert.fingerprint, []).append(alert)
+        sent: dict[str, list[AlertOut]] = {}
+        for fp, (partition, row) in result.writes.items():
+            records = by_fp.get(fp)
+            raw_entry = get_entry(fp)
+            if records is None and raw_entry is None:
+                continue  # nothing the lifecycle tracks (most writes of a batch)
+            before = _state(get_state(fp))
+            after = EpisodeState.from_row(row) if row is not None else None
+            sent[fp] = self._episode(fp, partition, before, after, records or [], Entry.from_value(raw_entry), now, out)
+        for alert in result.alerts:  # the batch's order, each fingerprint's records where its first was
+            out.alerts += sent.pop(alert.fingerprint, [])
+        for rest in sent.values():
+            out.alerts += rest
+        if self.config.heartbeats:
+            out.merge(heartbeat_events(self.config, events, out.writes, get_state, get_entry, now, self.hold))
+        return out
+
+    def _episode(
+        self,
+        fp: str,
+        partition: int,
+        before: EpisodeState | None,
+        after: EpisodeState | None,
+        records: list[AlertOut],
+        entry: Entry | None,
+        now: int,
+        out: Changes,
+    ) -> list[AlertOut]:
+        """One fingerprint's records of the batch through the lifecycle; its row and entry fixed up."""
+        was_firing = before is not None and before.phase == "firing"
+        had_entry = entry is not None
+        nodata = [nodata_resolved(entry.template, before, now)] if entry and before and before.nodata_at else []
+        if after is None:  # deleted
+            if was_firing or had_entry:
+                out.end(fp, partition)
+            return [*records, *nodata]
+        new_episode = not was_firing or (before is not None and after.breach_started != before.breach_started)
+        if new_episode and before is not None and before.phase != "pending":
+            after = replace(after, **FRESH)  # nothing of an earlier episode carries over
+        if nodata:
+            after = replace(after, nodata_at=0)  # its events came back
+        sent: list[AlertOut] = nodata
+        held_now = False  # this batch held the episode's first notification: its resolve is not sent
+        for alert in records:
+            record = alert.record
+            if record["status"] == "resolved":
+                if not held_now:
+                    sent.append(alert)
+                continue
+            entry = entry or Entry(partition, record)
+            entry.template, entry.partition = record, partition
+            reason = str(details_of(record).get("reason", ""))
+            if acked(after):
+                out.suppressed["acknowledged"] += 1
+                continue
+            held, muted, policy = self.hold(fp, record, now)
+            if held is not None:
+                out.suppressed[held.reason] += 1
+                if after.held != held.key:
+                    sent.append(suppressed_record(record, held, now))
+                    out.decisions.append((fp, held.key))
+                after = replace(after, held=held.key)
+                if reason == "new":  # the first notification did not go out: the episode stays un-notified
+                    after = replace(after, notified_at=0, notified_severity="")
+                    held_now = True
+                continue
+            if muted:
+                details = details_of(record)
+                details["muted_routes"] = muted
+                kept = [r for r in record["routes"] if r["receiver"] not in muted]
+                alert = AlertOut(fp, {**record, "routes": kept, "details": details_json(details)}, alert.occurred_at)
+            sent.append(alert)
+            after = replace(after, held="")
+            if reason == "new" and policy in self.config.policies and not after.esc_due:
+                walk = escalation.start(now)
+                after = replace(after, esc_step=walk.step, esc_round=walk.round, esc_due=walk.due)
+                entry.policy, entry.paged = str(policy), []
+        if after.phase == "ok":  # the episode ended in this batch (or never fired)
+            if was_firing or had_entry or entry is not None:
+                out.end(fp, partition)
+            out.write(fp, partition, replace(after, **FRESH))
+            return sent
+        if entry is not None:
+            out.keep(fp, entry)
+            if new_episode or not had_entry:
+                out.firing[fp] = alert_labels(entry.template)
+        out.write(fp, partition, after)
+        return sent
+
+    # -- every second ---------------------------------------------------------------------------
+
+    def tick(self, entries: Iterable[tuple[str, Entry]], get_state: Callable[[str], StoredState | None]) -> Changes:
+        """What is due now for ``entries`` (the caller passes only those of partitions it owns)."""
+        now = self.now()
+        out = Changes()
+        for fp, entry in entries:
+            state = _state(get_state(fp))
+            if state is None:
+                out.end(fp, entry.partition)  # expired with the episode's state
+                continue
+            hb = self.config.heartbeat(state.rule_id)
+            if hb is not None and state.phase == "ok":
+                out.merge(heartbeat_tick(hb, fp, entry, state, now, self.hold))
+            elif state.phase != "firing":
+                out.end(fp, entry.partition)
+            else:
+                out.merge(due(self.config, fp, entry, state, now, self.hold))
+        return out
+
+    # -- user actions ------------------------------------------------------------------------------
+
+    def apply(self, action: Action, stored: StoredState, raw_entry: Any) -> Changes:
+        """Apply ``action`` to the episode this worker owns (``stored``: its table value)."""
+        state = EpisodeState.from_row(stored[1])
+        return apply_action(self.config, action, int(stored[0]), state, Entry.from_value(raw_entry), self.now())

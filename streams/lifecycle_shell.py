@@ -1,0 +1,267 @@
+"""The lifecycle inside the worker: its table, its three topic followers, its tick — a thin shell.
+
+* **Global views** (every worker the same): silences (compacted ``alertstream.silences``), the
+  firing alerts that can inhibit others (compacted ``alertstream.firing``, which the workers
+  themselves write: a label set when an episode starts firing, a tombstone when it ends) and user
+  actions (compacted ``alertstream.actions``). Each is read whole by a
+  :class:`~alertstream.runtime.topic_follower.TopicFollower` on its own thread and handed to the
+  event loop through a deque, drained before every batch and every tick.
+* **Per-partition state**: the episode rows (the evaluator's table) and the ``lifecycle`` table
+  (:class:`~.lifecycle_state.Entry` per fingerprint with lifecycle work), changelogged to the
+  partition of the events, so a restart or a rebalance recovers them where the partition goes.
+* **The tick** (every second, never during a rebalance or a table recovery): pending user actions
+  whose episode this worker owns are applied; the entries of owned partitions are handed to
+  :meth:`Lifecycle.tick`. An action whose owner is not here waits up to
+  :data:`PENDING_ACTION_MS` (a rebalance in progress) and is then dropped: its owner applied it.
+* **One writer at a time**: batches and ticks share a lock, so a tick never interleaves with a
+  batch between its reads and its writes.
+* **Order**: like every batch — alerts acknowledged by the broker, then the lifecycle entries and
+  firing-view records, then the episode rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+import faust
+
+from alertstream.runtime.topic_follower import TopicFollower
+from alertstream.schemas import topics as t
+from alertstream.schemas.actions import Action, ActionError
+from alertstream.schemas.config import AlertstreamConfig
+from alertstream.schemas.silences import Silence, SilenceError
+from alertstream.streams.evaluator import BatchResult, Compiled
+from alertstream.streams.lifecycle import Lifecycle
+from alertstream.streams.lifecycle_config import LifecycleConfig
+from alertstream.streams.lifecycle_state import Changes, Entry
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL_S = 1.0
+#: An action whose episode no worker here owns is retried this long (a rebalance), then dropped.
+PENDING_ACTION_MS = 10 * 60_000
+SEAL_KEY = "~seal"
+
+
+class WorkerSide(Protocol):
+    """What the shell uses of :class:`alertstream.streams.worker.WorkerApp`."""
+
+    state: Any
+
+    async def _apply(self, result: BatchResult) -> None: ...
+
+
+class LifecycleShell:
+    def __init__(
+        self,
+        app: Any,
+        worker: WorkerSide,
+        bootstrap: str,
+        topics: t.TopicNames,
+        config: AlertstreamConfig,
+        partitions: int,
+        table_class: type[faust.Table],  # type: ignore[type-arg]
+        sources: frozenset[str],
+    ) -> None:
+        from alertstream.runtime import metrics
+
+        self.app = app
+        self.worker = worker
+        self.sources = sources
+        self.core = Lifecycle(LifecycleConfig.from_config(config), time.time)
+        self._compiled: Compiled | None = None
+        self.table: Any = app.tables.add(
+            table_class(
+                app,
+                name="lifecycle",
+                default=None,
+                beacon=app.tables.beacon,
+                partitions=partitions,
+                schema=faust.Schema(key_serializer="json", value_serializer="json"),
+            )
+        )
+        self.firing_out = app.topic(topics.firing, key_serializer="raw", value_serializer="raw")
+        self.inbox: deque[tuple[str, Any]] = deque()
+        self.followers = [
+            TopicFollower(bootstrap, topics.silences, self._on_silence, "silences"),
+            TopicFollower(bootstrap, topics.actions, self._on_action, "actions"),
+            TopicFollower(bootstrap, topics.firing, self._on_firing, "firing-view"),
+        ]
+        self.pending: dict[str, Action] = {}
+        self.active: set[int] = set()
+        self.lock = asyncio.Lock()
+        self._stash = Changes()
+        self.unsealed: set[int] = set()
+        self.written_recently: set[int] = set()
+        self.view_size = metrics.LIFECYCLE_VIEW
+        app.on_partitions_assigned.connect(self._on_assigned)
+        app.timer(TICK_INTERVAL_S)(self._tick)
+        app.timer(TICK_INTERVAL_S)(self._seal)
+
+    def start(self) -> None:
+        for follower in self.followers:
+            follower.start()
+
+    def stop(self) -> None:
+        for follower in self.followers:
+            follower.stop()
+
+    def locked(self, handler: Callable[[Sequence[Any]], Awaitable[None]]) -> Callable[[Sequence[Any]], Awaitable[None]]:
+        async def run(batch: Sequence[Any]) -> None:
+            async with self.lock:
+                await handler(batch)
+
+        return run
+
+    # -- follower threads: parse, hand over -----------------------------------------------------
+
+    def _on_silence(self, key: bytes | None, value: bytes | None, _p: int, offset: int) -> None:
+        if value is None:
+            if key is not None:
+                self.inbox.append(("silence-", key.decode("utf-8", "replace")))
+            return
+        try:
+            self.inbox.append(("silence", Silence.from_json(value)))
+        except SilenceError as exc:
+            log.warning("silences offset %d ignored: %s", offset, exc)
+
+    def _on_action(self, _key: bytes | None, value: bytes | None, _p: int, offset: int) -> None:
+        if value is None:
+            return
+        try:
+            self.inbox.append(("action", Action.from_json(value)))
+        except ActionError as exc:
+            log.warning("actions offset %d ignored: %s", offset, exc)
+
+    def _on_firing(self, key: bytes | None, value: bytes | None, _p: int, _offset: int) -> None:
+        if key is None:
+            return
+        labels = None
+        if value is not None:
+            try:
+                data = json.loads(value)
+                labels = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+            except ValueError:
+                return
+        self.inbox.append(("firing", (key.decode("utf-8", "replace"), labels)))
+
+    def drain(self) -> None:
+        """Apply what the followers read (event loop; before each batch and tick)."""
+        core = self.core
+        compiled = getattr(self.worker, "evaluator", None)
+        current = compiled.compiled if compiled is not None else None
+        if current is not None and current is not self._compiled and current.config is not None:
+            self._compiled = current
+            core.reconfigure(LifecycleConfig.from_config(current.config))
+        inbox = self.inbox
+        while inbox:
+            kind, item = inbox.popleft()
+            if kind == "silence":
+                core.put_silence(item)
+            elif kind == "silence-":
+                core.drop_silence(item)
+            elif kind == "action":
+                known = self.pending.get(item.fingerprint)
+                if known is None or known.at < item.at:
+                    self.pending[item.fingerprint] = item
+            else:
+                fp, labels = item
+                if labels is None:
+                    core.view.drop(fp)
+                else:
+                    core.view.put(fp, labels)
+        self.view_size.labels(view="silences").set(len(core.silences))
+        self.view_size.labels(view="firing").set(len(core.view.firing))
+
+    # -- the batch path -----------------------------------------------------------------------------
+
+    def after_batch(self, events: Sequence[Any], result: BatchResult) -> BatchResult:
+        """The batch's result as it goes out; its entries and firing records wait in the stash
+        until :meth:`before_state_writes` (after the alerts are acknowledged)."""
+        self.drain()
+        changes = self.core.after_batch(events, result, self.worker.state.get, self.table.get)
+        self._stash.merge(Changes(entries=changes.entries, firing=changes.firing))
+        result.alerts = changes.alerts
+        result.writes = changes.writes
+        result.suppressed.update(changes.suppressed)
+        return result
+
+    def before_state_writes(self) -> None:
+        """Called by the worker between its alerts' acknowledgements and its state writes."""
+        stash, self._stash = self._stash, Changes()
+        table = self.table
+        for fp, (partition, value) in stash.entries.items():
+            self.unsealed.add(partition)
+            self.written_recently.add(partition)
+            table.write_partition = partition
+            if value is None:
+                if fp in table:
+                    del table[fp]
+            else:
+                table[fp] = value
+        for fp, labels in stash.firing.items():
+            doc = None if labels is None else json.dumps(labels, separators=(",", ":")).encode()
+            self.firing_out.send_soon(key=fp.encode(), value=doc)
+            if labels is None:  # this worker's own view at once (the follower brings it too)
+                self.core.view.drop(fp)
+            else:
+                self.core.view.put(fp, labels)
+
+    # -- the tick -----------------------------------------------------------------------------------
+
+    async def _on_assigned(self, _sender: Any, /, *args: Any, signal: Any, **_kwargs: Any) -> None:
+        self.active = {tp.partition for tp in args[0] if tp.topic in self.sources}
+
+    def _ready(self) -> bool:
+        consumer: Any = getattr(self.app, "_consumer", None)
+        return bool(self.active) and consumer is not None and consumer.flow_active and not self.app.rebalancing
+
+    async def _tick(self) -> None:
+        if not self._ready():
+            return
+        async with self.lock:
+            if not self._ready():
+                return
+            self.drain()
+            changes = Changes()
+            state = self.worker.state
+            now = self.core.now()
+            for fp, action in list(self.pending.items()):
+                stored = state.get(fp)
+                if stored and int(stored[0]) in self.active:
+                    del self.pending[fp]
+                    changes.merge(self.core.apply(action, stored, self.table.get(fp)))
+                elif now - action.at > PENDING_ACTION_MS:
+                    del self.pending[fp]
+            owned = []
+            for fp, value in list(self.table.items()):
+                entry = Entry.from_value(value)
+                if entry is not None and entry.partition in self.active:
+                    owned.append((fp, entry))
+            changes.merge(self.core.tick(owned, state.get))
+            if not (changes.alerts or changes.writes or changes.entries or changes.firing):
+                return
+            for fp, what in changes.decisions:
+                log.debug("lifecycle %s: %s", fp, what)
+            self._stash.merge(Changes(entries=changes.entries, firing=changes.firing))
+            result = BatchResult(alerts=changes.alerts, writes=changes.writes, suppressed=changes.suppressed)
+            await self.worker._apply(result)  # alerts, then before_state_writes(), then the rows
+
+    async def _seal(self) -> None:
+        """The worker's changelog seal (tansu workaround, see ``WorkerApp._seal``) for this table."""
+        quiet = self.unsealed - self.written_recently
+        self.written_recently = set()
+        if not quiet:
+            return
+        self.unsealed -= quiet
+        await self.app.producer.flush()
+        for partition in sorted(quiet):
+            self.table.write_partition = partition
+            self.table[SEAL_KEY] = 0
+        await self.app.producer.flush()
