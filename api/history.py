@@ -33,7 +33,7 @@ Conn = AsyncConnection[dict[str, Any]]
 ALERT_COLUMNS = (
     "alert_id, tenant, rule_id, rule_version, status, severity, fingerprint, entity, summary, reason, details,"
     " labels, value, threshold, occurrence_count, suppressed_count, first_seen, last_seen, emitted_at, event_ids,"
-    " routes, rate_limited"
+    " routes, rate_limited, event"
 )
 
 
@@ -98,6 +98,7 @@ def alert_model(r: dict[str, Any]) -> Alert:
             if isinstance(x, dict)
         ],
         rate_limited=r["rate_limited"],
+        event=r.get("event") or "notify",
     )
 
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from alertstream.api.console import backtest, endpoints, live, pages
+from alertstream.api.console import backtest, endpoints, live, oncall, pages
 
 
 @asynccontextmanager
@@ -32,4 +32,5 @@ router = APIRouter(lifespan=lifespan)
 router.include_router(endpoints.router)
 router.include_router(live.router)
 router.include_router(backtest.router)
+router.include_router(oncall.router)
 router.include_router(pages.router)

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { matcher, matcherText, offered, query } from "../../../api/console/assets/js/client.js";
+import { ackOf, eventOf, matcher, matcherText, offered, query } from "../../../api/console/assets/js/client.js";
 import { sseParser } from "../../../api/console/assets/js/live.js";
 import { filtersFrom } from "../../../api/console/assets/js/pages/alerts.js";
 
@@ -56,4 +56,21 @@ test("filters come from the page's URL and unknown values are dropped", () => {
   assert.equal(f.group, "rule");
   assert.equal(filtersFrom(new URLSearchParams("range=forever&group=x")).range, "24h");
   assert.equal(query({ severity: ["critical", "info"], rule: "", limit: 5 }), "?severity=critical&severity=info&limit=5");
+});
+
+test("an episode is acknowledged from its first acknowledgement after the last unacknowledgement", () => {
+  const row = (action, actor, at) => ({ action, actor, at });
+  const trail = { entries: [row("fired", "worker", 1), row("acknowledge", "api-key:a", 2), row("acknowledged", "worker", 3),
+    row("unacknowledge", "api-key:b", 4), row("acknowledge", "api-key:c", 5), row("acknowledged", "worker", 6)] };
+  assert.deepEqual(ackOf({}, trail), { at: 5, by: "api-key:c" });
+  assert.equal(ackOf({}, { entries: trail.entries.slice(0, 4) }), null);
+  assert.equal(ackOf({ audit: [row("fired", "worker", 1)] }), null);
+  assert.deepEqual(ackOf({ audit: [row("acknowledge", "api-key:a", 2)] }), { at: 2, by: "api-key:a" });
+});
+
+test("a suppressed record says what held it; a notification says nothing more", () => {
+  assert.equal(eventOf({ event: "suppressed", details: { suppression: { reason: "silenced", silence_id: "s1" } } }), "silenced");
+  assert.equal(eventOf({ event: "suppressed", details: {} }), "suppressed");
+  assert.equal(eventOf({ event: "acknowledged", details: {} }), "acknowledged");
+  assert.equal(eventOf({ event: "notify", details: {} }), null);
 });

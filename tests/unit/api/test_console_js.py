@@ -25,4 +25,4 @@ def test_the_consoles_javascript() -> None:
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout
-    assert "# pass 5" in done.stdout
+    assert "# pass 7" in done.stdout

@@ -53,9 +53,11 @@ export async function api(path, { method = "GET", body, params, accept = "applic
 // path (path parameters compared by position, not name). They are defined here and nowhere else:
 // to follow a server whose shapes differ, change this table and the functions below it.
 export const OPTIONAL = {
-  ack: ["post", "/api/v1/alerts/{}/ack"],                 // body {comment?}; answers the alert or 204
-  resolve: ["post", "/api/v1/alerts/{}/resolve"],         // body {comment?}
-  bulkAck: ["post", "/api/v1/alerts/ack"],                // body {alert_ids: [...], comment?}
+  ack: ["post", "/api/v1/alerts/{}/ack"],                 // body {comment?} -> 202 {action_id, kind, fingerprint, alert_id}
+  unack: ["post", "/api/v1/alerts/{}/unack"],             // body {comment?} -> 202
+  resolve: ["post", "/api/v1/alerts/{}/resolve"],         // body {comment?} -> 202
+  bulkAck: ["post", "/api/v1/alerts/{}/ack"],             // the selected alerts, one request each (the bulk endpoint takes matchers)
+  trail: ["get", "/api/v1/alerts/{}/trail"],              // {entries: [{at, actor, action, reason, alert_id, details}]}: the episode's audit
   silences: ["get", "/api/v2/silences"],                  // Alertmanager API v2: [{id, status:{state}, matchers, startsAt, endsAt, createdBy, comment}]
   createSilence: ["post", "/api/v2/silences"],            // body {matchers, startsAt, endsAt, createdBy, comment} -> {silenceID}
   expireSilence: ["delete", "/api/v2/silence/{}"],
@@ -92,7 +94,9 @@ const enc = encodeURIComponent;
 export const lifecycle = {
   ack: (id, comment) => api(`/api/v1/alerts/${enc(id)}/ack`, { method: "POST", body: comment ? { comment } : {} }),
   resolve: (id, comment) => api(`/api/v1/alerts/${enc(id)}/resolve`, { method: "POST", body: comment ? { comment } : {} }),
-  bulkAck: (ids, comment) => api("/api/v1/alerts/ack", { method: "POST", body: { alert_ids: ids, ...(comment ? { comment } : {}) } }),
+  unack: (id, comment) => api(`/api/v1/alerts/${enc(id)}/unack`, { method: "POST", body: comment ? { comment } : {} }),
+  bulkAck: (ids, comment) => Promise.all(ids.map((id) => lifecycle.ack(id, comment))),
+  trail: (id) => api(`/api/v1/alerts/${enc(id)}/trail`),
   silences: () => api("/api/v2/silences"),
   createSilence: (silence) => api("/api/v2/silences", { method: "POST", body: silence }),
   expireSilence: (id) => api(`/api/v2/silence/${enc(id)}`, { method: "DELETE" }),
@@ -100,14 +104,23 @@ export const lifecycle = {
   oncall: () => api("/api/v1/oncall"),
 };
 
-/** The acknowledgement of an alert detail, from the alert's fields when the API has them, else
- * from its audit trail (every API write is audited with actor api-key:<id>). */
-export function ackOf(detail) {
-  const a = detail.alert || {};
-  if (a.acknowledged_at) return { at: a.acknowledged_at, by: a.acknowledged_by || "" };
-  const rows = (detail.audit || []).filter((r) => r.action === "acknowledged");
-  const last = rows[rows.length - 1];
-  return last ? { at: last.at, by: last.actor } : null;
+const ACKS = { acknowledge: true, acknowledged: true, unacknowledge: false, unacknowledged: false };
+
+/** The acknowledgement of an alert's episode, or null: the last acknowledge/unacknowledge of its
+ * audit trail (the episode's trail when given, else the alert's own audit rows). The request
+ * (`acknowledge`, actor api-key:<id>) counts at once; the worker's `acknowledged` record follows. */
+export function ackOf(detail, trail) {
+  const rows = ((trail && trail.entries) || detail.audit || []).filter((r) => r.action in ACKS);
+  let first = null; // the first acknowledgement after the last unacknowledgement: who asked, when
+  for (const r of rows) first = ACKS[r.action] ? first || r : null;
+  return first ? { at: first.at, by: first.actor } : null;
+}
+
+/** What a record of the lifecycle says beside its status: "acknowledged", "silenced", ... or null. */
+export function eventOf(alert) {
+  if (alert.event === "suppressed") return ((alert.details || {}).suppression || {}).reason || "suppressed";
+  if (alert.event === "acknowledged" || alert.event === "unacknowledged") return alert.event;
+  return null;
 }
 
 /** The Alertmanager API v2 matcher of one label (what a silence carries). */

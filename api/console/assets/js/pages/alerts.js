@@ -2,7 +2,7 @@
 // fingerprint, keyboard navigation, and live updates (a change in the history reloads the page
 // of alerts; new rows are marked and announced).
 
-import { api, lifecycle } from "../client.js";
+import { api, eventOf, lifecycle } from "../client.js";
 import { ago, announce, clear, h, message, severity, status, throttle, time } from "../dom.js";
 
 const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000, all: 0 };
@@ -156,7 +156,8 @@ function renderTable(el, state, admin, features, fresh) {
     const link = h("a", { href: `/alerts/${encodeURIComponent(a.alert_id)}`, "data-link": true, tabindex: i === Math.max(state.current, 0) ? "0" : "-1" }, a.summary);
     const box = features.bulkAck ? h("input", { type: "checkbox", "aria-label": `Select: ${a.summary}`, checked: state.selected.has(a.alert_id),
       onchange: () => { if (box.checked) state.selected.add(a.alert_id); else state.selected.delete(a.alert_id); if (state.onSelection) state.onSelection(); } }) : null;
-    const acked = a.acknowledged_at ? h("span", { class: "chip acked" }, "acknowledged") : null;
+    const told = eventOf(a); // acknowledged, silenced, inhibited, muted: a chip beside the status
+    const acked = told ? h("span", { class: `chip ${told === "acknowledged" ? "acked" : "held"}`, "data-event": told }, told) : null;
     return h("tr", { class: `row sevrow-${a.severity}${fresh.has(a.alert_id) ? " fresh" : ""}${i === state.current ? " current" : ""}`, "data-alert-id": a.alert_id },
       box ? h("td", {}, box) : null,
       h("td", { "data-label": "Severity" }, severity(a.severity)),

@@ -1,7 +1,7 @@
 // One alert: its facts, why it fired (in words), its timeline, its notifications, and the actions
 // the API offers (acknowledge, resolve, silence alerts like this, replay a dead-lettered delivery).
 
-import { ackOf, api, lifecycle } from "../client.js";
+import { ackOf, api, eventOf, lifecycle } from "../client.js";
 import { clear, h, message, severity, status, throttle, time } from "../dom.js";
 import { likeThis, silenceForm } from "../matchers.js";
 
@@ -13,11 +13,12 @@ export async function render(ctx) {
   let fingerprint = null;
 
   async function load() {
-    let detail, story;
+    let detail, story, trail;
     try {
-      [detail, story] = await Promise.all([
+      [detail, story, trail] = await Promise.all([
         api(`/api/v1/alerts/${encodeURIComponent(id)}`),
         api(`/api/v1/alerts/${encodeURIComponent(id)}/timeline`),
+        features.trail ? lifecycle.trail(id) : null,
       ]);
     } catch (err) {
       clear(root);
@@ -33,7 +34,7 @@ export async function render(ctx) {
     const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     clear(root);
     root.dataset.state = "loaded";
-    draw(root, detail, story, me, features, refresh);
+    draw(root, detail, story, trail, me, features, refresh);
     if (focused) { const again = root.querySelector(`[data-action="${focused}"]`); if (again) again.focus(); }
   }
 
@@ -46,9 +47,10 @@ export async function render(ctx) {
   return () => refresh.cancel();
 }
 
-function draw(root, detail, story, me, features, refresh) {
+function draw(root, detail, story, trail, me, features, refresh) {
   const a = detail.alert;
-  const ack = ackOf(detail);
+  const ack = ackOf(detail, trail);
+  const told = eventOf(a);
   const result = h("div", { role: "status", id: "action-result" });
   const act = (label, action, run, kind = "") => h("button", { type: "button", class: kind, "data-action": action, onclick: async (e) => {
     e.target.disabled = true;
@@ -60,10 +62,13 @@ function draw(root, detail, story, me, features, refresh) {
   root.append(
     h("h1", {}, severity(a.severity), " ", a.summary),
     h("p", { "data-field": "state" }, status(a.status),
+      told && told !== "acknowledged" && told !== "unacknowledged"
+        ? [" · ", h("span", { class: "chip held", "data-event": told }, told), " ", suppressedBy(a)] : null,
       ack ? [" · ", h("span", { class: "chip acked", "data-ack": "" }, "acknowledged"), " by ", ack.by, " at ", time(ack.at)] : null,
       me.scope === "admin" ? ` · tenant ${a.tenant}` : null),
     h("div", { class: "actions", role: "group", "aria-label": "Actions" },
       features.ack && !ack && a.status === "firing" ? act("Acknowledge", "ack", () => lifecycle.ack(a.alert_id), "primary") : null,
+      features.unack && ack && a.status === "firing" ? act("Unacknowledge", "unack", () => lifecycle.unack(a.alert_id)) : null,
       features.resolve && a.status === "firing" ? act("Resolve", "resolve", () => lifecycle.resolve(a.alert_id)) : null,
       features.createSilence ? h("button", { type: "button", "data-action": "silence", onclick: () => dialog.openForm() }, "Silence alerts like this") : null,
       h("a", { class: "button", href: `/?fingerprint=${encodeURIComponent(a.fingerprint)}&range=30d`, "data-link": true }, "All alerts of this fingerprint")),
@@ -75,6 +80,15 @@ function draw(root, detail, story, me, features, refresh) {
         h("p", { class: "explain", "data-explanation": "" }, story.explanation))),
     h("section", { "aria-labelledby": "tl-h" }, h("h2", { id: "tl-h" }, "Timeline"), timeline(story, detail, features, refresh)),
     h("section", { "aria-labelledby": "n-h" }, h("h2", { id: "n-h" }, "Notifications"), notifications(detail, features, refresh)));
+}
+
+/** Which silence, inhibit rule or time interval held a suppressed record back (details.suppression). */
+function suppressedBy(a) {
+  const s = (a.details || {}).suppression || {};
+  const ref = s.silence_id || s.inhibit_rule || s.time_interval || s.by;
+  if (!ref) return "";
+  const text = h("span", { class: "mono" }, ref);
+  return ["by ", s.silence_id ? h("a", { href: "/silences", "data-link": true }, text) : text, " (not delivered)"];
 }
 
 function facts(a) {
