@@ -12,7 +12,13 @@ export async function render(ctx) {
   main.append(h("p", {}, h("a", { href: "/", "data-link": true }, "← Alerts")), root);
   let fingerprint = null;
 
+  let held = false; // a change arrived while the silence dialog was open: redraw when it closes
   async function load() {
+    const open = root.querySelector("dialog[open]");
+    if (open) {
+      if (!held) { held = true; open.addEventListener("close", () => { held = false; refresh(); }, { once: true }); }
+      return; // redrawing now would throw away what the user is typing
+    }
     let detail, story, trail;
     try {
       [detail, story, trail] = await Promise.all([

@@ -24,6 +24,7 @@ export async function render(ctx) {
       const o = await api("/api/v1/stats/overview", { params: { since: new Date(until - seconds * 1000).toISOString(), until: until.toISOString() } });
       clear(body);
       draw(body, o, me);
+      body.dataset.state = "loaded";
     } catch (err) {
       clear(body).append(message("error", `Cannot load the overview: ${err.message}`));
     }
@@ -70,7 +71,7 @@ function draw(el, o, me) {
       card("Noisiest rules", noisy(o.noisiest_rules, "rule")),
       card("Noisiest fingerprints", noisy(o.noisiest_fingerprints, "fingerprint"))),
     h("h2", {}, "Deliveries per channel"),
-    o.deliveries.length ? h("div", { class: "grid" }, o.deliveries.map((c) => card(c.channel,
+    o.deliveries.length ? h("div", { class: "grid channels" }, o.deliveries.map((c) => card(c.channel,
       legend(["sent", "failed"]), stackedBars(c.points, ["sent", "failed"], { label: `${c.channel}: attempts sent and failed`, height: 140, width: 400 }),
       legend(["p50_seconds", "p99_seconds"]), lines(c.points, ["p50_seconds", "p99_seconds"], { label: `${c.channel}: attempt latency`, unit: " s", height: 120, width: 400 }))))
       : h("p", { class: "muted" }, "No delivery attempt in this range."),
