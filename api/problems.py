@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -68,14 +68,20 @@ def _loc(loc: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed(request: Request) -> str:
-    """Every method of every route on the request's path: Starlette answers 405 with the methods of
-    the first route that matches the path only, though a path may have one route per method."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    """Every method some route answers on the request's path: Starlette answers 405 with the
+    methods of the first route that matches the path only, though a path may have one route per
+    method. Asked of the router itself, one method at a time (included routers keep their routes
+    to themselves)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install(app: FastAPI) -> None:
@@ -95,6 +101,8 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = dict(exc.headers or {})
+        if exc.status_code == 400:  # FastAPI's only own 400: a body it could not decode (e.g. not UTF-8)
+            return problem_response(422, "the request body is not JSON text in UTF-8", "invalid-request")
         if exc.status_code == 405:
             headers["Allow"] = _allowed(request)
         return problem_response(exc.status_code, detail, None, headers)

@@ -96,7 +96,7 @@ def checked_config(text: str, name: str) -> None:
     status_code=202,
     response_model=BacktestJob,
     summary="Start a backtest of a proposed config (admin keys; runs in the background)",
-    responses=responses(400, 413),  # 400: a body that is not UTF-8
+    responses=responses(413),
 )
 async def start_backtest(request: Request, caller: Caller, body: BacktestRequest) -> Response:
     _admin(caller)

@@ -115,7 +115,7 @@ async def stats_overview(
     "/matchers/preview",
     response_model=Preview,
     summary="The firing alerts label matchers select now (a silence's preview)",
-    responses=responses(400, 413),  # 400: a body that is not UTF-8
+    responses=responses(413),
 )
 async def matchers_preview(request: Request, caller: Caller, body: PreviewRequest, tenant: Name = None) -> Response:
     try:
