@@ -63,6 +63,11 @@ SCHEDULE = {
     ],
 }
 
+#: the page's form controls and buttons that have no accessible name (label, aria-label, text)
+UNNAMED = """[...document.querySelectorAll('input, select, textarea, button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+  .map(e => e.outerHTML.slice(0, 120))"""
+
 
 class Hook(ThreadingHTTPServer):
     """A webhook receiver on loopback that keeps every body it is sent."""
@@ -278,3 +283,13 @@ def test_a_tenant_sees_acknowledges_and_silences_its_alerts_live_and_nothing_of_
         page.locator('#overview[data-state="loaded"]').wait_for(timeout=30_000)
         page.screenshot(path=str(DOCS / "console-overview.png"), full_page=True)
         assert bp.foreign == []
+
+    # a phone's width: nothing wider than the screen, and every control has a name
+    with browser_page(width=390, height=844) as phone:
+        phone.page.goto(f"{pipeline.url}/")
+        phone.page.fill("#key", key)
+        phone.page.click("button[type=submit]")
+        _row(phone, first["alert_id"]).wait_for(timeout=30_000)
+        assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert phone.page.evaluate(UNNAMED) == []
+        assert phone.foreign == []
