@@ -5,6 +5,7 @@ and even an unexpected failure (a 500 that names nothing internal)."""
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -71,17 +72,28 @@ def _loc(loc: Any) -> str:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
+def _template(path: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", path)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
 def _allowed(request: Request) -> str:
-    """Every method some route answers on the request's path: Starlette answers 405 with the
-    methods of the first route that matches the path only, though a path may have one route per
-    method. Asked of the router itself, one method at a time (included routers keep their routes
-    to themselves)."""
-    allowed = []
-    for method in _METHODS:
-        scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
-            allowed.append(method)
-    return ", ".join(allowed)
+    """The methods of the request's path: Starlette answers 405 with the methods of the first
+    route that matches the path only, though a path may have one route per method. A documented
+    path answers what its OpenAPI entry lists — where several templates match (``/alerts/ack``
+    and ``/alerts/{alert_id}``) the most literal one, as clients read the document; any other
+    path what the router answers, asked method by method (included routers hide their routes)."""
+    path = request.scope.get("path", "")
+    documented = [(t, ops) for t, ops in request.app.openapi().get("paths", {}).items() if _template(t).fullmatch(path)]
+    if documented:
+        _t, ops = min(documented, key=lambda item: item[0].count("{"))
+        return ", ".join(m for m in _METHODS if m.lower() in ops)
+    probe = [
+        m
+        for m in _METHODS
+        if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in request.app.router.routes)
+    ]
+    return ", ".join(probe)
 
 
 def install(app: FastAPI) -> None:

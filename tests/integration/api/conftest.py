@@ -1,8 +1,10 @@
 """Fixtures of the API tests: a migrated schema with history written the way the store writes it,
-API keys for two tenants and an admin, and the API served by uvicorn on loopback."""
+API keys for two tenants and an admin, and the API served by uvicorn on loopback, with its broker
+(own topics) for the lifecycle writes."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,8 +12,12 @@ import httpx
 import pytest
 
 from alertstream.api.keys import create_key
+from alertstream.api.lifecycle_bus import BusConfig
 from alertstream.api.server import ApiServer
 from alertstream.local_stack import StackInfo
+from alertstream.runtime.settings import Settings
+from alertstream.runtime.topic_admin import create_topics
+from alertstream.schemas.config import load_config
 from tests.integration.api.history_data import History, write_history
 from tests.integration.consumers.helpers import schema_dsn
 
@@ -36,10 +42,13 @@ def api_dsn(stack: StackInfo) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(api_dsn: str) -> Iterator[Api]:
+def api(api_dsn: str, stack: StackInfo) -> Iterator[Api]:
     history = write_history(api_dsn)
     acme = create_key(api_dsn, "acme", "acme test key").key
     globex = create_key(api_dsn, "globex", "globex test key").key
     admin = create_key(api_dsn, None, "admin test key").key
-    with ApiServer(api_dsn) as server:
+    settings = Settings(kafka_bootstrap=stack.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", metrics_port=0)
+    config = load_config(settings.config)
+    create_topics(stack.bootstrap, config, settings.topics)
+    with ApiServer(api_dsn, bus=BusConfig(stack.bootstrap, settings.topics, config)) as server:
         yield Api(server.url, api_dsn, history, acme, globex, admin)
