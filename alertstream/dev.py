@@ -152,6 +152,9 @@ def run_dev(settings: Settings, available: set[str]) -> int:
         demo.start()
         tap.start()
         print(f"[dev] ready: {len(children)} pipeline processes, demo producer, logs in {logdir}", flush=True)
+        console = _console_line(children, settings, info.database_url)
+        if console:
+            print(console, flush=True)
         if not children:
             print("[dev] (this build has no worker/deliver/store commands yet: showing events flowing)", flush=True)
         try:
@@ -165,6 +168,22 @@ def run_dev(settings: Settings, available: set[str]) -> int:
             sink.stop()
     print(f"[dev] stopped cleanly (logs kept in {logdir})", flush=True)
     return 0
+
+
+def _console_line(children: list[Child], settings: Settings, dsn: str) -> str | None:
+    """Where the web console is, and a demo admin key for its login (created through the API-key
+    code, hashed at rest like any other). The key goes to this terminal only, never into a URL."""
+    api = next((c for c in children if c.name == "api"), None)
+    if api is None:
+        return None
+    from alertstream.api.keys import create_key
+    from alertstream.consumers.db import migrate
+
+    migrate(dsn)  # the api child migrates too; the advisory lock makes the two one
+    key = create_key(dsn, None, "make dev console (demo admin key)").key
+    own_port = api.metrics_port is not None and "ALERTSTREAM_API_PORT" not in os.environ  # as _start chose it
+    port = api.metrics_port if own_port else settings.api_port
+    return f"[dev] console   http://127.0.0.1:{port}/   demo admin key {key}   (paste it at the login)"
 
 
 def _log_to(file: Path) -> None:

@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from alertstream import __version__
 from alertstream.api import dlq_routes, problems, v2_routes
 from alertstream.api.auth import KeyCache
+from alertstream.api.console.router import router as console_router
 from alertstream.api.lifecycle_bus import BusConfig, LifecycleBus
 from alertstream.api.lifecycle_routes import register as register_lifecycle
 from alertstream.api.limits import RequestLimits
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(router)
     app.include_router(v2_routes.router)
     app.include_router(dlq_routes.router)
+    app.include_router(console_router)  # the web console at / and the endpoints it needs
     _operations(app, pool)
     app.add_middleware(
         RequestLimits, max_bytes=max_request_bytes, larger={("POST", "/api/v2/alerts"): max_alerts_bytes}

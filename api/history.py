@@ -30,10 +30,10 @@ from alertstream.api.pagination import Cursor
 
 Conn = AsyncConnection[dict[str, Any]]
 
-_ALERT_COLUMNS = (
+ALERT_COLUMNS = (
     "alert_id, tenant, rule_id, rule_version, status, severity, fingerprint, entity, summary, reason, details,"
     " labels, value, threshold, occurrence_count, suppressed_count, first_seen, last_seen, emitted_at, event_ids,"
-    " routes, rate_limited"
+    " routes, rate_limited, event"
 )
 
 
@@ -98,11 +98,13 @@ def alert_model(r: dict[str, Any]) -> Alert:
             if isinstance(x, dict)
         ],
         rate_limited=r["rate_limited"],
+        event=r.get("event") or "notify",
     )
 
 
-def alerts_query(f: AlertFilter, scope: str | None, after: Cursor | None, limit: int) -> tuple[str, list[Any]]:
-    """SQL and parameters of one page of alerts (``limit + 1`` rows: the extra one says "more")."""
+def alert_conditions(f: AlertFilter, scope: str | None) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions (ANDed) and parameters of an alert filter in a tenant scope: one
+    meaning of the filters for the listing, its counts and its groups."""
     where: list[str] = []
     params: list[Any] = []
 
@@ -132,10 +134,17 @@ def alerts_query(f: AlertFilter, scope: str | None, after: Cursor | None, limit:
         add("last_seen < %s", f.until)
     if f.text is not None:
         add("to_tsvector('simple', summary || ' ' || entity) @@ plainto_tsquery('simple', %s)", f.text)
+    return where, params
+
+
+def alerts_query(f: AlertFilter, scope: str | None, after: Cursor | None, limit: int) -> tuple[str, list[Any]]:
+    """SQL and parameters of one page of alerts (``limit + 1`` rows: the extra one says "more")."""
+    where, params = alert_conditions(f, scope)
     if after is not None:
-        add("(last_seen, alert_id) < (%s, %s)", after.at, after.key)
+        where.append("(last_seen, alert_id) < (%s, %s)")
+        params += [after.at, after.key]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    sql = f"SELECT {_ALERT_COLUMNS} FROM alerts {clause} ORDER BY last_seen DESC, alert_id DESC LIMIT %s"  # noqa: S608
+    sql = f"SELECT {ALERT_COLUMNS} FROM alerts {clause} ORDER BY last_seen DESC, alert_id DESC LIMIT %s"  # noqa: S608
     return sql, [*params, limit + 1]
 
 
@@ -151,7 +160,7 @@ async def list_alerts(
 
 
 async def get_alert(conn: Conn, alert_id: str, scope: str | None) -> tuple[Alert, dict[str, int] | None] | None:
-    sql = f"SELECT {_ALERT_COLUMNS}, suppressed_by_reason FROM alerts WHERE alert_id = %s"  # noqa: S608
+    sql = f"SELECT {ALERT_COLUMNS}, suppressed_by_reason FROM alerts WHERE alert_id = %s"  # noqa: S608
     params: list[Any] = [alert_id]
     if scope is not None:
         sql += " AND tenant = %s"

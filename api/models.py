@@ -39,6 +39,11 @@ class Alert(BaseModel):
     event_ids: list[str]
     routes: list[Route]
     rate_limited: bool
+    event: str = Field(
+        default="notify",
+        description="what the record tells: notify (fired or resolved), acknowledged, unacknowledged, or suppressed"
+        " (held back: details.suppression names the silence, inhibit rule or time interval; routed nowhere)",
+    )
 
 
 class AlertPage(BaseModel):

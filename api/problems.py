@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -76,6 +77,33 @@ def _loc(loc: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _template(path: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", path)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
+def _allowed(request: Request) -> str:
+    """The methods of the request's path: Starlette answers 405 with the methods of the first
+    route that matches the path only, though a path may have one route per method. A documented
+    path answers what its OpenAPI entry lists — where several templates match (``/alerts/ack``
+    and ``/alerts/{alert_id}``) the most literal one, as clients read the document; any other
+    path what the router answers, asked method by method (included routers hide their routes)."""
+    path = request.scope.get("path", "")
+    documented = [(t, ops) for t, ops in request.app.openapi().get("paths", {}).items() if _template(t).fullmatch(path)]
+    if documented:
+        _t, ops = min(documented, key=lambda item: item[0].count("{"))
+        return ", ".join(m for m in _METHODS if m.lower() in ops)
+    probe = [
+        m
+        for m in _METHODS
+        if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in request.app.router.routes)
+    ]
+    return ", ".join(probe)
+
+
 def install(app: FastAPI) -> None:
     """Route every error through :func:`problem_response`."""
 
@@ -93,6 +121,8 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = dict(exc.headers or {})
+        if exc.status_code == 400:  # FastAPI's only own 400: a body it could not decode (e.g. not UTF-8)
+            return problem_response(422, "the request body is not JSON text in UTF-8", "invalid-request")
         allowed = _allowed(request, headers.get("Allow")) if exc.status_code == 405 else None
         if allowed:
             headers["Allow"] = allowed

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 
@@ -43,6 +43,7 @@ def config(
         pipeline=pipeline,
         bus=bus,
     )
+    app.state.stopping = threading.Event()  # set when the server starts to stop: endless streams end
     return uvicorn.Config(
         app,
         host=host,
@@ -61,6 +62,10 @@ class _ForegroundServer(uvicorn.Server):
     """uvicorn's server, except that SIGTERM/SIGINT end it with exit status 0: uvicorn re-raises the
     signal after its graceful shutdown, which makes a clean stop look like a kill to supervisors."""
 
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        _stopping(self)
+        super().handle_exit(sig, frame)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -69,6 +74,14 @@ class _ForegroundServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _stopping(server: uvicorn.Server) -> None:
+    """Tell the app's streams (the console's live stream) to end: uvicorn waits for open responses
+    before it shuts down, and a stream never ends on its own."""
+    stopping = getattr(getattr(server.config.app, "state", None), "stopping", None)
+    if isinstance(stopping, threading.Event):
+        stopping.set()
 
 
 def serve(
@@ -138,5 +151,6 @@ class ApiServer:
     def __exit__(
         self, _type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
+        _stopping(self._server)
         self._server.should_exit = True
         self._thread.join(30)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -29,6 +30,7 @@ SINK_PORTS = re.compile(r"\[dev\] demo sink http://127\.0\.0\.1:(\d+) smtp 127\.
 #: a line of Python logging's format (cli.main's basicConfig): what must not reach the status view
 MAIL_LOG = re.compile(r"\bmail\.log:")  # aiosmtpd's logger, the one that flooded the terminal
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+CONSOLE = re.compile(r"\[dev\] console\s+(http://127\.0\.0\.1:\d+/)\s+demo admin key (ask_\S+)")
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Dev:
     lines: list[str] = field(default_factory=list)
     descendants: set[int] = field(default_factory=set)
     reader: threading.Thread | None = None
+    console_at: float | None = None  # when dev printed the console line
+    console_alerts_at: float | None = None  # when the console's API first listed a demo alert
 
     def start(self) -> Dev:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTSTREAM_")}
@@ -76,6 +80,19 @@ class Dev:
         if not found:
             return {}
         return dict(zip(("webhook", "refused", *CHANNELS[1:]), map(int, found[-1]), strict=True))
+
+    def check_console(self) -> None:
+        """Note when the console URL is printed and when, with its demo key, alerts are listed."""
+        found = CONSOLE.search(self.output)
+        if found is None or self.console_alerts_at is not None:
+            return
+        now = time.monotonic()
+        self.console_at = self.console_at or now
+        url, key = found.groups()
+        with contextlib.suppress(httpx.HTTPError):
+            r = httpx.get(f"{url}api/v1/alerts", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+            if r.status_code == 200 and r.json()["items"]:
+                self.console_alerts_at = now
 
     def sink_ports(self) -> tuple[int, int] | None:
         found = SINK_PORTS.search(self.output)
@@ -123,7 +140,9 @@ def test_two_devs_at_once_each_deliver_to_their_own_sink_and_stop_cleanly() -> N
                     dev.watch()
                     assert dev.proc is not None
                     assert dev.proc.poll() is None, dev.output
-                if all(all(d.delivered().get(ch, 0) > 0 for ch in CHANNELS) for d in devs):
+                    dev.check_console()
+                delivered = all(all(d.delivered().get(ch, 0) > 0 for ch in CHANNELS) for d in devs)
+                if delivered and all(d.console_alerts_at is not None for d in devs):
                     break
                 time.sleep(0.5)
             for dev in devs:
@@ -131,6 +150,15 @@ def test_two_devs_at_once_each_deliver_to_their_own_sink_and_stop_cleanly() -> N
                 assert "[dev] ready:" in out, out
                 assert re.search(r"\[dev\] broker\s+\w", out), out
                 assert dev.descendants, "dev started no child processes"
+                # the console: its URL and a demo key printed, the demo's alerts listed within 30 s
+                found = CONSOLE.search(out)
+                assert found, out
+                assert dev.console_at is not None
+                assert dev.console_alerts_at is not None, "the console's API listed no alert"
+                assert dev.console_alerts_at - dev.console_at <= 30, dev.console_alerts_at - dev.console_at
+                page = httpx.get(found.group(1), timeout=5)
+                assert page.status_code == 200
+                assert "text/html" in page.headers["content-type"]
                 # alerts went all the way: worker -> every channel's deliver group -> this dev's own
                 # sink, whose signature check accepted every webhook (another dev's would refuse them)
                 delivered = dev.delivered()

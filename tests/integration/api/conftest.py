@@ -1,5 +1,6 @@
 """Fixtures of the API tests: a migrated schema with history written the way the store writes it,
-API keys for two tenants and an admin, and the API served by uvicorn on loopback."""
+API keys for two tenants and an admin, and the API served by uvicorn on loopback, with its broker
+(own topics) for the lifecycle writes."""
 
 from __future__ import annotations
 
