@@ -123,9 +123,8 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 400:  # FastAPI's only own 400: a body it could not decode (e.g. not UTF-8)
             return problem_response(422, "the request body is not JSON text in UTF-8", "invalid-request")
-        allowed = _allowed(request, headers.get("Allow")) if exc.status_code == 405 else None
-        if allowed:
-            headers["Allow"] = allowed
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request) or headers.get("Allow", "")
         return problem_response(exc.status_code, detail, None, headers)
 
     @app.exception_handler(psycopg.OperationalError)
@@ -137,27 +136,6 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("api: unexpected error on %s %s", request.method, request.url.path)
         return problem_response(500, "unexpected error; it has been logged", "internal")
-
-
-_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def _allowed(request: Request, given: str | None) -> str | None:
-    """Every method of the path, from the OpenAPI document: Starlette's 405 names only the first
-    route whose path matched, so a path served by two routes (GET and POST /silences) would
-    advertise one of them. As in OpenAPI, a concrete path wins over a templated one
-    (``/alerts/ack`` over ``/alerts/{alert_id}``). A path the document lacks keeps Starlette's."""
-    best: tuple[int, set[str]] | None = None
-    for template, item in request.app.openapi().get("paths", {}).items():
-        if not re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
-            continue
-        params = template.count("{")
-        methods = {m.upper() for m in item if m in _HTTP_METHODS}
-        if best is None or params < best[0]:
-            best = (params, methods)
-        elif params == best[0]:
-            best[1].update(methods)
-    return ", ".join(sorted(best[1])) if best else given
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
