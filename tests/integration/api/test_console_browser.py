@@ -11,9 +11,9 @@ stayed on the host. The screenshots in docs/ are taken here."""
 from __future__ import annotations
 
 import os
-import tempfile
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
