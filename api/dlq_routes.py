@@ -64,6 +64,10 @@ class ReplayRequest(BaseModel):
         None
     )
     fingerprint: Annotated[str | None, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")] = None
+    delivery_ids: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]] | None,
+        Field(max_length=1000, description="only these deliveries (the console's replay of one delivery)"),
+    ] = None
 
 
 class ReplayResult(BaseModel):
@@ -139,6 +143,7 @@ async def replay_dlq(request: Request, caller: Caller, channel: Channel, body: R
         body.fingerprint,
         codec=pipeline.codec,
         idle_seconds=IDLE_SECONDS,
+        delivery_ids=set(body.delivery_ids) if body.delivery_ids is not None else None,
     )
     async with request.app.state.pool.connection() as conn:
         await conn.execute(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,10 +110,14 @@ def select(
     until_ms: int | None = None,
     fingerprint: str | None = None,
     tenant: str | None = None,
+    delivery_ids: Collection[str] | None = None,
 ) -> Iterator[DlqEntry]:
     """The entries dead-lettered in [since, until] (ms), of one fingerprint, of one tenant (a tenant
-    sees only the tasks it can decode as its own: undecodable entries name no tenant)."""
+    sees only the tasks it can decode as its own: undecodable entries name no tenant), of the named
+    deliveries (the console's "replay this delivery")."""
     for e in entries:
+        if delivery_ids is not None and (e.task is None or e.task.get("delivery_id") not in delivery_ids):
+            continue
         if since_ms is not None and e.timestamp_ms < since_ms:
             continue
         if until_ms is not None and e.timestamp_ms > until_ms:
@@ -135,13 +139,14 @@ def replay(
     *,
     codec: Codec,
     idle_seconds: float = 1.5,
+    delivery_ids: Collection[str] | None = None,
 ) -> tuple[int, int]:
     """Replay the selected DLQ tasks to retry tier 1. Returns (replayed, skipped undecodable)."""
     producer = Producer(producer_config(bootstrap))
     replayed = skipped = 0
     now = int(time.time() * 1000)
     entries = read_dlq(bootstrap, topics, channel, codec=codec, idle_seconds=idle_seconds)
-    for e in select(entries, since_ms, until_ms, fingerprint):
+    for e in select(entries, since_ms, until_ms, fingerprint, delivery_ids=delivery_ids):
         if e.task is None:
             skipped += 1
             continue

@@ -325,3 +325,18 @@ def test_the_dlq_endpoints_list_per_tenant_and_replay_once_with_an_audit_row(
             ("fp-dlq-acme",),
         ).fetchall()
     assert [(actor, d["replayed"], d["channel"]) for actor, d in rows] == [(f"api-key:{api.admin[4:16]}", 1, "webhook")]
+
+    # the console's replay of one delivery: exactly the named one (not the other tenant's, not the
+    # undecodable entry), behind the one replayed above
+    r = httpx.post(
+        f"{url}/api/v1/dlq/webhook/replay",
+        json={"delivery_ids": ["msg_dlq_globex"]},
+        headers={"Authorization": f"Bearer {api.admin}"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"replayed": 1, "skipped_undecodable": 0, "topic": settings.topics.retry("webhook", 1)}
+    records = read_topic(bootstrap, settings.topics.retry("webhook", 1), 2)
+    assert [CODEC.decode(m.value, c.DELIVERY_TASK)["delivery_id"] for m in records] == [
+        "msg_dlq_acme",
+        "msg_dlq_globex",
+    ]
