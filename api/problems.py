@@ -95,13 +95,13 @@ def _allowed(request: Request) -> str:
     documented = [(t, ops) for t, ops in request.app.openapi().get("paths", {}).items() if _template(t).fullmatch(path)]
     if documented:
         _t, ops = min(documented, key=lambda item: item[0].count("{"))
-        return ", ".join(m for m in _METHODS if m.lower() in ops)
+        return ", ".join(sorted(m for m in _METHODS if m.lower() in ops))
     probe = [
         m
         for m in _METHODS
         if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in request.app.router.routes)
     ]
-    return ", ".join(probe)
+    return ", ".join(sorted(probe))
 
 
 def install(app: FastAPI) -> None:

@@ -44,7 +44,7 @@ class PrometheusServer:
         self.rule_files = rule_files or []  # evaluated every second, like the scrapes
         self.job = job
         self.labels = labels or {}  # target labels, e.g. the namespace a Kubernetes scrape would add
-        self.rules = rules or []
+        self._alert_rules = rules or []
         self.alerting = alerting
         self.args = args or []
         self.port = free_port()
@@ -61,8 +61,8 @@ class PrometheusServer:
                 {"job_name": self.job, "static_configs": [{"targets": self.targets, "labels": self.labels}]}
             ],
         }
-        if self.rules:
-            (self._dir / "rules.yml").write_text(json.dumps({"groups": [{"name": "test", "rules": self.rules}]}))
+        if self._alert_rules:
+            (self._dir / "rules.yml").write_text(json.dumps({"groups": [{"name": "test", "rules": self._alert_rules}]}))
             config["rule_files"].append(str(self._dir / "rules.yml"))
         if self.alerting:
             config["alerting"] = self.alerting

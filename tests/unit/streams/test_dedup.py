@@ -196,7 +196,7 @@ def test_suppressions_counted_before_the_state_kept_reasons_are_unattributed() -
     h = Harness()
     h.feed(80, 81)  # fires, then one dedup suppression
     (fp, (partition, row)) = next(iter(h.store.items()))
-    cut = list(EpisodeState.__dataclass_fields__).index("suppressed_by_reason")
+    cut = EpisodeState._fields.index("suppressed_by_reason")
     h.store[fp] = [partition, row[:cut]]  # a row written before the field was appended
     assert h.feed(95, start=T0 + 5000) == [("firing", "critical")]
     escalated = h.alerts[-1]
