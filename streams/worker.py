@@ -33,7 +33,6 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import faust
-import orjson
 
 from alertstream.runtime import event_loop
 from alertstream.runtime.codecs import RegistryWait
@@ -66,7 +65,6 @@ SEAL_INTERVAL_S = 1.0
 CONFIG_CATCH_UP_S = 15.0
 #: Table key of the changelog seal records (never a fingerprint: those are 32 hex characters).
 SEAL_KEY = "~seal"
-SEAL_VALUE = b"0"  # the JSON of 0, as the changelog always had it
 #: Fault injection for tests (never set in production): ``ALERTSTREAM_TEST_FAULT=crash-after-state-write``
 #: makes the worker exit right after a batch's state writes have reached the broker.
 FAULT_ENV = "ALERTSTREAM_TEST_FAULT"
@@ -154,12 +152,7 @@ class WorkerApp:
                 default=None,
                 beacon=self.app.tables.beacon,
                 partitions=partitions,
-                # values stay the changelog's bytes (JSON of [partition, row], what the json
-                # serializer wrote before, so old changelogs recover as they are): measured 169 B per
-                # fingerprint in memory instead of ~880 B as Python lists (the 1M-key state bench)
-                # (Faust's table takes its serializer from value_type, not from the schema)
-                value_type=bytes,
-                schema=faust.Schema(key_serializer="json", value_serializer="raw"),
+                schema=faust.Schema(key_serializer="json", value_serializer="json"),
             )
         )
         self.app.bulk_topics = frozenset(self.ingest)
@@ -276,7 +269,7 @@ class WorkerApp:
         if not parsed:
             return
         try:
-            result = self.evaluator.process(parsed, self._stored)
+            result = self.evaluator.process(parsed, self.state.get)
         except Exception:
             # A bug met by some valid-looking event must not crash-loop the partition: evaluate
             # one by one (process() changes nothing but rate-limit counts until its writes are
@@ -284,7 +277,7 @@ class WorkerApp:
             log.exception("batch evaluation failed; retrying event by event")
             for (partition, event), msg in zip(parsed, sources, strict=True):
                 try:
-                    single = self.evaluator.process([(partition, event)], self._stored)
+                    single = self.evaluator.process([(partition, event)], self.state.get)
                 except Exception as exc:
                     self._send_invalid(
                         Invalid(
@@ -333,7 +326,7 @@ class WorkerApp:
                 if fp in state:
                     del state[fp]
             else:
-                state[fp] = _row_bytes(partition, row)
+                state[fp] = [partition, row]
         if self.fault == FAULT_CRASH_AFTER_STATE_WRITE and result.writes:
             await self._crash_after_flush({partition for partition, _ in result.writes.values()})
         for reason, count in result.suppressed.items():
@@ -341,11 +334,6 @@ class WorkerApp:
         for (window_key, partition), count in self.evaluator.counts.take_changes().items():
             self.rate_out.send_soon(key=f"{partition}|{window_key}".encode(), value=str(count).encode())
             self.rate_published.add((window_key, partition))
-
-    def _stored(self, fp: str) -> Any:
-        """The stored ``[partition, row]`` of ``fp`` (None: no state), parsed from its bytes."""
-        data = self.state.get(fp)
-        return None if data is None else orjson.loads(data)
 
     async def confirm_alerts(self, messages: list[tuple[bytes, bytes]]) -> None:
         """Send (key, value) records to ``alerts`` and return once the broker has acknowledged each
@@ -371,7 +359,7 @@ class WorkerApp:
     async def _expire(self) -> None:
         """One bounded slice of the expiry sweep (:meth:`Evaluator.expire_slice`)."""
         state = self.state
-        for fp, partition in self.evaluator.expire_slice(state.keys, self._stored, EXPIRY_SLICE):
+        for fp, partition in self.evaluator.expire_slice(state.keys, state.get, EXPIRY_SLICE):
             self.unsealed.add(partition)
             state.write_partition = partition
             del state[fp]
@@ -388,7 +376,7 @@ class WorkerApp:
         await self.app.producer.flush()
         for partition in sorted(partitions):
             self.state.write_partition = partition
-            self.state[SEAL_KEY] = SEAL_VALUE
+            self.state[SEAL_KEY] = 0
         await self.app.producer.flush()
         log.warning("test fault %s: exiting", self.fault)
         os._exit(FAULT_EXIT_CODE)
@@ -411,15 +399,8 @@ class WorkerApp:
         await self.app.producer.flush()
         for partition in sorted(quiet):
             self.state.write_partition = partition
-            self.state[SEAL_KEY] = SEAL_VALUE
+            self.state[SEAL_KEY] = 0
         await self.app.producer.flush()
-
-
-def _row_bytes(partition: int, row: list[Any]) -> bytes:
-    """The changelog value of one state: JSON of ``[partition, row]``, copied to its exact size —
-    orjson's own result keeps a ~4 KiB allocation behind every value (measured: 4,039 B RSS per
-    kept value instead of 169 B)."""
-    return bytes(memoryview(orjson.dumps([partition, row])))
 
 
 def run_worker(

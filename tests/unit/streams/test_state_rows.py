@@ -178,27 +178,3 @@ def test_example_config_routes_are_unchanged() -> None:
         "ops-webhook",
         "ops-slack",
     ]
-
-
-def test_state_values_are_the_changelog_json_kept_at_their_exact_size() -> None:
-    """The worker keeps each state as its changelog bytes: the same JSON the json serializer wrote
-    (old changelogs recover unchanged), and no more memory than the text needs — orjson's own
-    result carries a ~4 KiB allocation, 1M of them were gigabytes."""
-    import tracemalloc
-
-    import orjson
-
-    from alertstream.streams.worker import _row_bytes
-
-    partition, row = json.loads(DATACLASS_ROW)
-    value = _row_bytes(partition, row)
-    assert json.loads(value) == [partition, row] == orjson.loads(DATACLASS_ROW.encode())
-    assert EpisodeState.from_row(orjson.loads(value)[1]).to_row() == row
-    tracemalloc.start()
-    try:
-        kept = [_row_bytes(partition, row) for _ in range(1000)]
-        used = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert len(kept) == 1000
-    assert used < 1000 * (len(value) + 200), f"{used / 1000:.0f} B per kept value"

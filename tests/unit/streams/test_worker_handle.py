@@ -56,7 +56,7 @@ async def test_alert_sent_and_state_written_with_its_source_partition(worker: An
     assert [kind for kind, _ in sent] == ["alert", "alert"]
     alerts = [CODEC.decode(kw["value"], c.ALERT) for _, kw in sent]
     assert {a["entity"] for a in alerts} == {"h1", "h2"}
-    assert {a["entity"]: w._stored(a["fingerprint"])[0] for a in alerts} == {"h1": 2, "h2": 5}
+    assert {a["entity"]: w.state[a["fingerprint"]][0] for a in alerts} == {"h1": 2, "h2": 5}
     assert w.unsealed == {2, 5}
 
 
@@ -164,7 +164,7 @@ async def test_expiry_does_bounded_work_per_tick_over_100k_keys(worker: Any, mon
     fresh = EpisodeState("firing", now, now, 3_600_000, "cpu").to_row()
     store = w.state.data  # filled directly: 100k changelog writes are not what is tested here
     for i in range(100_000):
-        store[f"{i:032x}"] = worker_module._row_bytes(i % 6, old if i % 2 else fresh)
+        store[f"{i:032x}"] = [i % 6, old if i % 2 else fresh]
     await w._expire()
     assert 0 < examined <= worker_module.EXPIRY_SLICE
     ticks = 1
