@@ -92,6 +92,17 @@ def test_small_details_pass_through() -> None:
     }
 
 
+def test_details_orjson_refuses_still_encode_exactly() -> None:
+    """Integers beyond 64 bits and lone surrogates (orjson raises on both) take the standard
+    encoder; multi-byte text counts in bytes against the limit either way."""
+    huge, lone = 2**70, "x\udc80y"
+    assert json.loads(details_json({"n": huge, "s": lone, "t": "é"})) == {"n": huge, "s": lone, "t": "é"}
+    wide = {f"k{i}": "é" * 500 for i in range(20)}  # 20 x 1000 bytes of UTF-8: must be cut to fit
+    text = details_json(wide)
+    assert len(text.encode()) <= MAX_DETAILS_BYTES
+    assert json.loads(text)["_truncated"] is True
+
+
 def test_summary_is_one_line_redacted_and_bounded() -> None:
     text = summary_text("alert for bob@example.com\n" + "z" * 400)
     assert len(text) == MAX_SUMMARY
