@@ -13,10 +13,15 @@
   whose episode this worker owns are applied; the entries of owned partitions are handed to
   :meth:`Lifecycle.tick`. An action whose owner is not here waits up to
   :data:`PENDING_ACTION_MS` (a rebalance in progress) and is then dropped: its owner applied it.
-* **Views first**: no batch is evaluated and no tick runs until the silences and firing views
-  have been read to the end they had at start (at most :data:`VIEWS_CATCH_UP_S`, then a warning):
-  a restarted worker must not notify an alert whose silence it has not read yet, nor release a
-  hold restored from its changelog because the silence holding it is not in its view yet.
+* **Views first**: no batch is evaluated and no tick runs until the silences, firing and actions
+  topics have been read to the end they had at start (at most :data:`VIEWS_CATCH_UP_S`, then a
+  warning): a restarted worker must not notify an alert whose silence it has not read yet, nor
+  release a hold restored from its changelog because the silence holding it is not in its view
+  yet, nor escalate an alert whose acknowledgement a SIGKILL kept out of the changelog (the ack is
+  on the actions topic: it is applied again first).
+* **An action before the timers**: a tick that applies an action to an episode leaves that
+  episode's timers to the next tick, which sees the state the action made (an acknowledgement and
+  an escalation of the same episode never come out of one tick).
 * **One writer at a time**: batches and ticks share a lock, so a tick never interleaves with a
   batch between its reads and its writes.
 * **Order**: like every batch — alerts acknowledged by the broker, then the lifecycle entries and
@@ -48,7 +53,7 @@ from alertstream.streams.lifecycle_state import Changes, Entry
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0
-#: How long the first batch and tick wait for the silences and firing views to be read to their end.
+#: How long the first batch and tick wait for the silences, firing and actions topics to be read to their end.
 VIEWS_CATCH_UP_S = 60.0
 #: An action whose episode no worker here owns is retried this long (a rebalance), then dropped.
 PENDING_ACTION_MS = 10 * 60_000
@@ -94,12 +99,13 @@ class LifecycleShell:
         )
         self.firing_out = app.topic(topics.firing, key_serializer="raw", value_serializer="raw")
         self.inbox: deque[tuple[str, Any]] = deque()
-        #: the views a decision reads (the actions are applied whenever they arrive)
+        #: what a decision reads; all three are read to their end before the first batch or tick
         self.views = [
             TopicFollower(bootstrap, topics.silences, self._on_silence, "silences"),
             TopicFollower(bootstrap, topics.firing, self._on_firing, "firing-view"),
+            TopicFollower(bootstrap, topics.actions, self._on_action, "actions"),
         ]
-        self.followers = [*self.views, TopicFollower(bootstrap, topics.actions, self._on_action, "actions")]
+        self.followers = list(self.views)
         self.pending: dict[str, Action] = {}
         self.views_ready = False
         self.active: set[int] = set()
@@ -129,7 +135,7 @@ class LifecycleShell:
         return run
 
     async def wait_views(self) -> None:
-        """Once: until the silences and firing views are read to their end (off the event loop)."""
+        """Once: until the silences, firing and actions topics are read to their end (off the loop)."""
         if self.views_ready:
             return
         views = self.views
@@ -252,17 +258,20 @@ class LifecycleShell:
             changes = Changes()
             state = self.worker.state
             now = self.core.now()
+            acted: set[str] = set()
             for fp, action in list(self.pending.items()):
                 stored = state.get(fp)
                 if stored and int(stored[0]) in self.active:
                     del self.pending[fp]
+                    acted.add(fp)
                     changes.merge(self.core.apply(action, stored, self.table.get(fp)))
                 elif now - action.at > PENDING_ACTION_MS:
                     del self.pending[fp]
             owned = []
             for fp, value in list(self.table.items()):
                 entry = Entry.from_value(value)
-                if entry is not None and entry.partition in self.active:
+                # an episode acted on in this tick: its timers next tick, on the state the action made
+                if entry is not None and entry.partition in self.active and fp not in acted:
                     owned.append((fp, entry))
             changes.merge(self.core.tick(owned, state.get))
             if not (changes.alerts or changes.writes or changes.entries or changes.firing):
