@@ -79,7 +79,11 @@ class Lifecycle:
         """Whether the alert ``template`` is held now, its muted routes, and its escalation policy."""
         labels = alert_labels(template)
         routes, policy = self.config.route_info(
-            str(template["tenant"]), str(template["severity"]), str(template["rule_id"]), labels
+            str(template["tenant"]),
+            str(template["severity"]),
+            str(template["rule_id"]),
+            labels,
+            str(template.get("entity") or ""),
         )
         held, muted = decide(fp, labels, self.view, self.silences.values(), routes, self.config.intervals, now)
         return held, muted, policy

@@ -96,7 +96,12 @@ def apply_action(
         if template is not None and state.notified_at:
             labels = template.get("labels") or {}
             routes = config.router.routes(
-                str(template["tenant"]), str(template["severity"]), str(template["rule_id"]), "resolved", labels
+                str(template["tenant"]),
+                str(template["severity"]),
+                str(template["rule_id"]),
+                "resolved",
+                labels,
+                str(template.get("entity") or ""),
             )
             out.alerts.append(
                 derive(

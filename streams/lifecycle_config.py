@@ -55,12 +55,12 @@ class LifecycleConfig:
         return on_call(s, datetime.fromtimestamp(at_ms / 1000, tz=UTC)).participant
 
     def route_info(
-        self, tenant: str, severity: str, rule_id: str, labels: Mapping[str, str]
+        self, tenant: str, severity: str, rule_id: str, labels: Mapping[str, str], entity: str = ""
     ) -> tuple[list[RouteMute], str | None]:
         """The firing routes with their nodes' time intervals, and the first escalation policy."""
         mutes: list[RouteMute] = []
         policy: str | None = None
-        for route, node in self.router.matched(tenant, severity, rule_id, "firing", labels):
+        for route, node in self.router.matched(tenant, severity, rule_id, "firing", labels, entity):
             mutes.append(
                 RouteMute(
                     route.receiver, route.channel, tuple(node.mute_time_intervals), tuple(node.active_time_intervals)

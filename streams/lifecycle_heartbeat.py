@@ -41,7 +41,7 @@ def _watches(hb: Heartbeat, e: MetricEvent) -> bool:
 
 def _template(config: LifecycleConfig, hb: Heartbeat, fp: str, e: MetricEvent) -> dict[str, Any]:
     entity = redact_text(e.source)
-    routes = config.router.routes(e.tenant, hb.severity, hb.id, "firing", e.labels)
+    routes = config.router.routes(e.tenant, hb.severity, hb.id, "firing", e.labels, entity)
     return {
         "alert_id": "",
         "tenant": e.tenant,
@@ -147,6 +147,7 @@ def _resolved_routes(config: LifecycleConfig, template: Mapping[str, Any]) -> li
         str(template["rule_id"]),
         "resolved",
         template.get("labels") or {},
+        str(template.get("entity") or ""),
     )
     return [{"receiver": r.receiver, "channel": r.channel} for r in routes]
 

@@ -84,7 +84,12 @@ def _missing_data(
 def _resolved_routes(config: LifecycleConfig, entry: Entry) -> list[dict[str, str]]:
     t = entry.template
     routes = config.router.routes(
-        str(t["tenant"]), str(t["severity"]), str(t["rule_id"]), "resolved", t.get("labels") or {}
+        str(t["tenant"]),
+        str(t["severity"]),
+        str(t["rule_id"]),
+        "resolved",
+        t.get("labels") or {},
+        str(t.get("entity") or ""),
     )
     return [{"receiver": r.receiver, "channel": r.channel} for r in routes]
 

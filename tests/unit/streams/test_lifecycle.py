@@ -284,3 +284,20 @@ def test_a_heartbeat_fires_for_a_source_that_stops_and_resolves_when_it_returns(
     assert p.tick(T0 + 1000 * S) == []
     assert p.event(10, source="db-2") == []  # reported at 1000 s; db-1 last at 900 s
     assert [r["fingerprint"] for r in p.tick(T0 + 1200 * S)] == [hb]
+
+
+def test_a_route_chosen_by_entity_brings_its_escalation_policy() -> None:
+    """Route matchers see the alert's entity (schemas/matchers.alert_labels): the lifecycle asks the
+    router with it too, so a policy on a route that selects by entity walks (it was asked without
+    the entity: no policy, no page)."""
+    by_entity = {
+        **ESCALATING,
+        "routes": {
+            "receiver": "hook",
+            "routes": [{"matchers": ['entity="db-1"'], "receiver": "pager", "escalation_policy": "db"}],
+        },
+    }
+    p = Pipe(by_entity)
+    assert brief(p.event(95, source="db-1")) == [("firing", "notify", "new", ["pager"])]
+    assert brief(p.event(95, source="db-2")) == [("firing", "notify", "new", ["hook"])]
+    assert brief(p.tick(T0 + 300 * S)) == [("firing", "notify", "escalation", ["alice"])]  # db-1 only
