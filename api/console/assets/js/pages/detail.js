@@ -65,6 +65,8 @@ function draw(root, detail, story, trail, me, features, refresh) {
     finally { e.target.disabled = false; }
   } }, label);
   const dialog = silenceDialog(a, me);
+  // replaying a DLQ is an admin action (the endpoint answers a tenant key 403): no button for others
+  const replays = { ...features, dlqReplay: Boolean(features.dlqReplay) && me.scope === "admin" };
   root.append(
     h("h1", {}, severity(a.severity), " ", a.summary),
     h("p", { "data-field": "state" }, status(a.status),
@@ -84,8 +86,8 @@ function draw(root, detail, story, trail, me, features, refresh) {
       h("section", { class: "card", "aria-labelledby": "facts-h" }, h("h2", { id: "facts-h" }, "Facts"), facts(a)),
       h("section", { class: "card", "aria-labelledby": "why-h" }, h("h2", { id: "why-h" }, "Why it fired"),
         h("p", { class: "explain", "data-explanation": "" }, story.explanation))),
-    h("section", { "aria-labelledby": "tl-h" }, h("h2", { id: "tl-h" }, "Timeline"), timeline(story, detail, features, refresh)),
-    h("section", { "aria-labelledby": "n-h" }, h("h2", { id: "n-h" }, "Notifications"), notifications(detail, features, refresh)));
+    h("section", { "aria-labelledby": "tl-h" }, h("h2", { id: "tl-h" }, "Timeline"), timeline(story, detail, replays, refresh)),
+    h("section", { "aria-labelledby": "n-h" }, h("h2", { id: "n-h" }, "Notifications"), notifications(detail, replays, refresh)));
 }
 
 /** Which silence, inhibit rule or time interval held a suppressed record back (details.suppression). */
