@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from alertstream.schemas.config import AlertstreamConfig
 from alertstream.schemas.lifecycle_config import EscalationPolicy, Heartbeat
@@ -53,6 +54,18 @@ class LifecycleConfig:
         if s is None:
             return None
         return on_call(s, datetime.fromtimestamp(at_ms / 1000, tz=UTC)).participant
+
+    def resolved_routes(self, template: Mapping[str, Any]) -> list[dict[str, str]]:
+        """The routes of the resolution of the episode whose last firing record is ``template``."""
+        routes = self.router.routes(
+            str(template["tenant"]),
+            str(template["severity"]),
+            str(template["rule_id"]),
+            "resolved",
+            template.get("labels") or {},
+            str(template.get("entity") or ""),
+        )
+        return [{"receiver": r.receiver, "channel": r.channel} for r in routes]
 
     def route_info(
         self, tenant: str, severity: str, rule_id: str, labels: Mapping[str, str], entity: str = ""

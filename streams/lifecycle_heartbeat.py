@@ -13,7 +13,7 @@ never seen raises nothing; a source silent for longer than the state's life (7 d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alertstream.schemas.events import DriftEvent, MetricEvent
@@ -125,7 +125,7 @@ def heartbeat_events(
                             at=e.occurred_at,
                             now=now,
                             id_reason="reported",
-                            routes=_resolved_routes(config, entry.template),
+                            routes=config.resolved_routes(entry.template),
                             last_seen=e.occurred_at,
                         )
                     )
@@ -138,18 +138,6 @@ def heartbeat_events(
             states[fp] = state
             writes[fp] = (partition, state.to_row())
     return out
-
-
-def _resolved_routes(config: LifecycleConfig, template: Mapping[str, Any]) -> list[dict[str, str]]:
-    routes = config.router.routes(
-        str(template["tenant"]),
-        str(template["severity"]),
-        str(template["rule_id"]),
-        "resolved",
-        template.get("labels") or {},
-        str(template.get("entity") or ""),
-    )
-    return [{"receiver": r.receiver, "channel": r.channel} for r in routes]
 
 
 def heartbeat_tick(hb: Heartbeat, fp: str, entry: Entry, state: EpisodeState, now: int, hold: HoldCheck) -> Changes:

@@ -59,7 +59,7 @@ def _missing_data(
                     at=at,
                     now=now,
                     id_reason="missing_data",
-                    routes=_resolved_routes(config, entry),
+                    routes=config.resolved_routes(entry.template),
                     facts={"missing_data": {"policy": md.policy, "after_seconds": md.after_seconds}},
                     last_seen=state.last_seen,
                 )
@@ -79,19 +79,6 @@ def _missing_data(
         state = replace(state, ttl_ms=state.ttl_ms + int(rule.group_window_seconds * 1000))
         out.decisions.append((fp, "missing_data:kept"))
     return state
-
-
-def _resolved_routes(config: LifecycleConfig, entry: Entry) -> list[dict[str, str]]:
-    t = entry.template
-    routes = config.router.routes(
-        str(t["tenant"]),
-        str(t["severity"]),
-        str(t["rule_id"]),
-        "resolved",
-        t.get("labels") or {},
-        str(t.get("entity") or ""),
-    )
-    return [{"receiver": r.receiver, "channel": r.channel} for r in routes]
 
 
 def _holds(
