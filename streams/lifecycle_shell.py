@@ -45,6 +45,7 @@ from alertstream.schemas import topics as t
 from alertstream.schemas.actions import Action, ActionError
 from alertstream.schemas.config import AlertstreamConfig
 from alertstream.schemas.silences import Silence, SilenceError
+from alertstream.streams.changelog_seal import ChangelogSeal
 from alertstream.streams.evaluator import BatchResult, Compiled
 from alertstream.streams.lifecycle import Lifecycle
 from alertstream.streams.lifecycle_config import LifecycleConfig
@@ -57,7 +58,6 @@ TICK_INTERVAL_S = 1.0
 VIEWS_CATCH_UP_S = 60.0
 #: An action whose episode no worker here owns is retried this long (a rebalance), then dropped.
 PENDING_ACTION_MS = 10 * 60_000
-SEAL_KEY = "~seal"
 
 
 class WorkerSide(Protocol):
@@ -111,12 +111,11 @@ class LifecycleShell:
         self.active: set[int] = set()
         self.lock = asyncio.Lock()
         self._stash = Changes()
-        self.unsealed: set[int] = set()
-        self.written_recently: set[int] = set()
+        self.seal = ChangelogSeal(app, self.table)
         self.view_size = metrics.LIFECYCLE_VIEW
         app.on_partitions_assigned.connect(self._on_assigned)
         app.timer(TICK_INTERVAL_S)(self._tick)
-        app.timer(TICK_INTERVAL_S)(self._seal)
+        app.timer(TICK_INTERVAL_S)(self.seal.seal_quiet)
 
     def start(self) -> None:
         for follower in self.followers:
@@ -222,8 +221,7 @@ class LifecycleShell:
         stash, self._stash = self._stash, Changes()
         table = self.table
         for fp, (partition, value) in stash.entries.items():
-            self.unsealed.add(partition)
-            self.written_recently.add(partition)
+            self.seal.wrote(partition)
             table.write_partition = partition
             if value is None:
                 if fp in table:
@@ -281,16 +279,3 @@ class LifecycleShell:
             self._stash.merge(Changes(entries=changes.entries, firing=changes.firing))
             result = BatchResult(alerts=changes.alerts, writes=changes.writes, suppressed=changes.suppressed)
             await self.worker._apply(result)  # alerts, then before_state_writes(), then the rows
-
-    async def _seal(self) -> None:
-        """The worker's changelog seal (tansu workaround, see ``WorkerApp._seal``) for this table."""
-        quiet = self.unsealed - self.written_recently
-        self.written_recently = set()
-        if not quiet:
-            return
-        self.unsealed -= quiet
-        await self.app.producer.flush()
-        for partition in sorted(quiet):
-            self.table.write_partition = partition
-            self.table[SEAL_KEY] = 0
-        await self.app.producer.flush()

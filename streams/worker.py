@@ -44,6 +44,7 @@ from alertstream.schemas import topics as t
 from alertstream.schemas.codec import Codec
 from alertstream.schemas.config import AlertstreamConfig, supersedes
 from alertstream.streams.batch_consumer import BatchApp
+from alertstream.streams.changelog_seal import ChangelogSeal
 from alertstream.streams.config_feed import ConfigFeed
 from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
 from alertstream.streams.external_alerts import ExternalEvaluator, split
@@ -73,8 +74,6 @@ CHANGELOG_BACKLOG = 5_000
 SEAL_INTERVAL_S = 1.0
 #: How long a starting worker reads the config topic before deciding whether its file is newer.
 CONFIG_CATCH_UP_S = 15.0
-#: Table key of the changelog seal records (never a fingerprint: those are 32 hex characters).
-SEAL_KEY = "~seal"
 #: Fault injection for tests (never set in production): ``ALERTSTREAM_TEST_FAULT=crash-after-state-write``
 #: makes the worker exit right after a batch's state writes have reached the broker.
 FAULT_ENV = "ALERTSTREAM_TEST_FAULT"
@@ -197,13 +196,12 @@ class WorkerApp:
         install_lag_export(self.app, self.app.conf.id, set(self.ingest))  # alertstream_consumer_lag
         self.app.agent(self.source, name="evaluate")(self._evaluate)
         self.invalid_summary = InvalidSummary()
-        self.unsealed: set[int] = set()
-        self.written_recently: set[int] = set()
+        self.seal = ChangelogSeal(self.app, self.state)
         self.app.timer(EXPIRY_INTERVAL_S)(self._expire)
         self.app.timer(END_INTERVAL_S)(self._resolve_ended)
         self.app.timer(RATE_EXPIRY_INTERVAL_S)(self._expire_counts)
         self.app.timer(INVALID_LOG_INTERVAL_S)(self._log_invalid)
-        self.app.timer(SEAL_INTERVAL_S)(self._seal)
+        self.app.timer(SEAL_INTERVAL_S)(self.seal.seal_quiet)
         self.app.task(self._start_feed, on_leader=False)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -378,8 +376,7 @@ class WorkerApp:
         self.lifecycle.before_state_writes()  # lifecycle entries + firing view: after the alerts, before the rows
         state = self.state
         for fp, (partition, row) in result.writes.items():
-            self.unsealed.add(partition)
-            self.written_recently.add(partition)
+            self.seal.wrote(partition)
             state.write_partition = partition
             if row is None:
                 if fp in state:
@@ -420,7 +417,7 @@ class WorkerApp:
         """One bounded slice of the expiry sweep (:meth:`Evaluator.expire_slice`)."""
         state = self.state
         for fp, partition in self.evaluator.expire_slice(state.keys, state.get, EXPIRY_SLICE):
-            self.unsealed.add(partition)
+            self.seal.expired(partition)
             state.write_partition = partition
             del state[fp]
 
@@ -433,34 +430,9 @@ class WorkerApp:
     async def _crash_after_flush(self, partitions: set[int]) -> None:
         """The fault :data:`FAULT_CRASH_AFTER_STATE_WRITE`: make the state writes durable (sealed,
         so that recovery on the local broker reads them all), then die without any cleanup."""
-        await self.app.producer.flush()
-        for partition in sorted(partitions):
-            self.state.write_partition = partition
-            self.state[SEAL_KEY] = 0
-        await self.app.producer.flush()
+        await self.seal.seal(partitions)
         log.warning("test fault %s: exiting", self.fault)
         os._exit(FAULT_EXIT_CODE)
-
-    async def _seal(self) -> None:
-        """End each changelog partition that went quiet after writes with a record of its own.
-
-        The local broker (tansu) answers ListOffsets(latest) with *the last batch's base offset
-        + 1*, so a recovering worker stops reading before the rest of the last batch and would
-        lose the newest state of a few fingerprints. After a flush, a one-record batch per
-        partition makes "base offset + 1" the true end. Only partitions without writes for a
-        whole interval are sealed: the flush would otherwise stall busy traffic (measured: p99
-        event->alert 43 -> 200 ms). Harmless on a real Kafka.
-        """
-        quiet = self.unsealed - self.written_recently
-        self.written_recently = set()
-        if not quiet:
-            return
-        self.unsealed -= quiet
-        await self.app.producer.flush()
-        for partition in sorted(quiet):
-            self.state.write_partition = partition
-            self.state[SEAL_KEY] = 0
-        await self.app.producer.flush()
 
 
 def run_worker(

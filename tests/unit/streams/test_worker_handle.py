@@ -57,7 +57,7 @@ async def test_alert_sent_and_state_written_with_its_source_partition(worker: An
     alerts = [CODEC.decode(kw["value"], c.ALERT) for _, kw in sent]
     assert {a["entity"] for a in alerts} == {"h1", "h2"}
     assert {a["entity"]: w.state[a["fingerprint"]][0] for a in alerts} == {"h1": 2, "h2": 5}
-    assert w.unsealed == {2, 5}
+    assert w.seal.unsealed == {2, 5}
 
 
 async def test_bad_bytes_go_to_invalid_and_the_rest_is_evaluated(worker: Any) -> None:
