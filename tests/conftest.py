@@ -8,9 +8,12 @@ see each other's messages on the shared broker.
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -30,6 +33,34 @@ def pytest_configure(config: pytest.Config) -> None:
         size = (hi - lo) // max(count, 1)
         start = lo + int(worker[2:]) * size
         os.environ["ALERTSTREAM_LOCAL_PORT_RANGE"] = f"{start}-{start + size - 1}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the last test of each file, collect garbage and report what the file left open (a
+    socket, a file) as a teardown error of that test. Without this, the warning fires in whichever
+    later test the collector happens to run in (a CI run failed that way, in an unrelated file)."""
+    yield
+    if nextitem is not None and nextitem.path == item.path:
+        return
+    caught: list[Any] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = caught.append
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    if caught:
+        leaks = "; ".join(f"{u.exc_value!r} ({u.object!r})" for u in caught)
+        report = pytest.TestReport(
+            item.nodeid,
+            item.location,
+            {},
+            "failed",
+            f"left open by the tests of {item.path.name}: {leaks}",
+            "teardown",
+        )
+        item.ihook.pytest_runtest_logreport(report=report)
 
 
 @pytest.fixture(scope="session")

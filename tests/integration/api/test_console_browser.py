@@ -182,6 +182,7 @@ def pipeline(settings: Settings, tmp_path: Path) -> Iterator[Pipeline]:
         deliver.wait(30)
         worker.stop()
         hook.shutdown()
+        hook.server_close()  # the listening socket: left open, the GC warned in a later test
 
 
 def _row(page: BrowserPage, alert_id: str) -> Any:
