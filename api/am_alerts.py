@@ -10,27 +10,36 @@ an alertstream rule's alert shows :func:`alertstream.schemas.matchers.alert_labe
 labels plus ``alertname``, ``rule``, ``tenant``, ``severity``, ``entity``). Filters are
 Alertmanager's: ``filter`` matchers on that label set, ``receiver`` a regex (anchored) over the
 receivers the alert was routed to, ``active``/``silenced``/``inhibited``/``unprocessed`` on its
-state. Every alert here is ``active`` and neither silenced nor inhibited: silences and inhibition
-are the alert lifecycle's (``status_of`` is where their state plugs in). :func:`grouped` gives
-``/api/v2/alerts/groups``.
+state (:func:`status_of`). :func:`grouped` gives ``/api/v2/alerts/groups``.
+
+State, as Alertmanager reports it: ``suppressed`` when an active silence matches the alert's label
+set *now* (``silencedBy``: their ids, from this process's view of the silences topic — the same
+matching the worker does, so a silence created after the alert notified shows at once), or when the
+latest record of the fingerprint is a notification the lifecycle held (``event = suppressed``) for
+an inhibit rule (``inhibitedBy``: the rule's name — Alertmanager names the inhibiting alerts'
+fingerprints; alertstream's record names the rule that matched) or a time interval (``mutedBy``:
+the interval's name). Otherwise ``active``; an acknowledged alert is active (Alertmanager has no
+acknowledgement). A held alert has not been routed yet, so it lists no receivers and is in no group.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from alertstream.api.am_models import AlertGroup, AmAlertStatus, AmReceiver, GettableAlert
 from alertstream.api.history import Conn
 from alertstream.schemas.matchers import Matcher, alert_labels, matches_all
+from alertstream.schemas.silences import Silence
 
 HORIZON = timedelta(days=30)
 #: Go's zero time: Alertmanager's "no end" (and what its clients parse as such).
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 _COLUMNS = "alert_id, tenant, rule_id, status, severity, fingerprint, entity, summary, details, labels, routes,"
-_COLUMNS += " first_seen, last_seen, emitted_at"
+_COLUMNS += " first_seen, last_seen, emitted_at, event"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class AlertQuery:
     silenced: bool = True
     inhibited: bool = True
     unprocessed: bool = True
+    muted: bool = True
 
 
 def _ms(value: Any) -> datetime | None:
@@ -53,12 +63,25 @@ def _strings(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-def status_of(_row: dict[str, Any]) -> AmAlertStatus:
-    """The Alertmanager state of a current alert (silences and inhibition: the alert lifecycle's)."""
-    return AmAlertStatus(state="active", silencedBy=[], inhibitedBy=[], mutedBy=[])
+def status_of(row: dict[str, Any], silences: Sequence[Silence] | None, now_ms: int) -> AmAlertStatus:
+    """The Alertmanager state of a current alert: live silences (None: this process follows no
+    silences topic, so the latest record's silence stands), the latest record's inhibition or mute."""
+    details = row["details"] if isinstance(row["details"], dict) else {}
+    hold = details.get("suppression") if row.get("event") == "suppressed" else None
+    hold = hold if isinstance(hold, dict) else {}
+    reason = hold.get("reason")
+    if silences is not None:
+        labels = alert_labels(row)
+        silenced = sorted(s.id for s in silences if s.mutes(labels, now_ms))
+    else:
+        silenced = [str(hold.get("silence_id"))] if reason == "silenced" else []
+    inhibited = [str(hold.get("inhibit_rule"))] if reason == "inhibited" else []
+    muted = [str(hold.get("time_interval"))] if reason == "muted" else []
+    state: Literal["active", "suppressed"] = "suppressed" if silenced or inhibited or muted else "active"
+    return AmAlertStatus(state=state, silencedBy=silenced, inhibitedBy=inhibited, mutedBy=muted)
 
 
-def gettable(row: dict[str, Any]) -> GettableAlert:
+def gettable(row: dict[str, Any], silences: Sequence[Silence] | None = None, now_ms: int = 0) -> GettableAlert:
     """One history row (the latest of its fingerprint) as Alertmanager's ``gettableAlert``."""
     details = row["details"] if isinstance(row["details"], dict) else {}
     receivers = [str(r.get("receiver", "")) for r in row["routes"] or [] if isinstance(r, dict)]
@@ -82,19 +105,24 @@ def gettable(row: dict[str, Any]) -> GettableAlert:
         updatedAt=updated,
         endsAt=ends,
         generatorURL=url,
-        status=status_of(row),
+        status=status_of(row, silences, now_ms),
     )
 
 
 def _wanted(alert: GettableAlert, q: AlertQuery) -> bool:
     status = alert.status
-    if not q.active and status.state == "active":
+    # Alertmanager filters on its marker's state, in which a time-interval mute is not a
+    # suppression (it shows ``suppressed`` only in the answer): a muted alert counts as active here
+    active = status.state == "active" or (status.state == "suppressed" and not status.silencedBy + status.inhibitedBy)
+    if not q.active and active:
         return False
     if not q.unprocessed and status.state == "unprocessed":
         return False
     if not q.silenced and status.silencedBy:
         return False
     if not q.inhibited and status.inhibitedBy:
+        return False
+    if not q.muted and status.mutedBy:
         return False
     if q.receiver is not None and not any(q.receiver.match(r.name) for r in alert.receivers):
         return False
@@ -119,8 +147,11 @@ def grouped(alerts: list[GettableAlert]) -> list[AlertGroup]:
     ]
 
 
-async def current_alerts(conn: Conn, scope: str | None, q: AlertQuery, now: datetime) -> list[GettableAlert]:
-    """The current alerts of ``scope`` (None: every tenant) that pass ``q``, by fingerprint."""
+async def current_alerts(
+    conn: Conn, scope: str | None, q: AlertQuery, now: datetime, silences: Sequence[Silence] | None = None
+) -> list[GettableAlert]:
+    """The current alerts of ``scope`` (None: every tenant) that pass ``q``, by fingerprint;
+    ``silences``: the silences in force as this process knows them (None: not followed)."""
     params: list[Any] = [now - HORIZON]
     where = "last_seen >= %s"
     if scope is not None:
@@ -131,9 +162,10 @@ async def current_alerts(conn: Conn, scope: str | None, q: AlertQuery, now: date
         " ORDER BY fingerprint, last_seen DESC, alert_id DESC) latest WHERE status = 'firing' ORDER BY fingerprint"
     )
     rows = await (await conn.execute(sql, params)).fetchall()
+    now_ms = int(now.timestamp() * 1000)
     out = []
     for row in rows:
-        alert = gettable(row)
+        alert = gettable(row, silences, now_ms)
         if _wanted(alert, q):
             out.append(alert)
     return out

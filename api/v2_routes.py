@@ -40,7 +40,7 @@ from alertstream.api.am_models import (
     GettableAlert,
     VersionInfo,
 )
-from alertstream.api.auth import Caller
+from alertstream.api.auth import Caller, Principal
 from alertstream.api.pipeline import Pipeline, broker_of, pipeline_of
 from alertstream.api.problems import ApiProblem, responses
 from alertstream.api.publisher import PublishFailed
@@ -152,7 +152,13 @@ ReceiverRegex = Annotated[str | None, Query(max_length=512, description="a regex
 
 
 def _query(
-    filters: list[str] | None, receiver: str | None, active: bool, silenced: bool, inhibited: bool, unprocessed: bool
+    filters: list[str] | None,
+    receiver: str | None,
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+    unprocessed: bool = True,
+    muted: bool = True,
 ) -> AlertQuery:
     """Alertmanager's filter parameters, or a 400 problem naming the bad one."""
     matchers: list[Matcher] = []
@@ -167,7 +173,15 @@ def _query(
             pattern = re.compile(f"^(?:{receiver})$")
         except re.error as exc:
             raise ApiProblem(400, f"receiver: invalid regex: {exc}", "invalid-request") from None
-    return AlertQuery(tuple(matchers), pattern, active, silenced, inhibited, unprocessed)
+    return AlertQuery(tuple(matchers), pattern, active, silenced, inhibited, unprocessed, muted)
+
+
+async def _current(request: Request, caller: Principal, query: AlertQuery) -> list[GettableAlert]:
+    """The caller's current alerts passing ``query``, silenced as this process's silences view says."""
+    bus = getattr(request.app.state, "bus", None)
+    silences = bus.snapshot() if bus is not None else None
+    async with request.app.state.pool.connection() as conn:
+        return await current_alerts(conn, caller.tenant, query, datetime.now(UTC), silences)
 
 
 @router.get(
@@ -186,9 +200,7 @@ async def get_alerts(
     filter: Filter = None,
     receiver: ReceiverRegex = None,
 ) -> Response:
-    query = _query(filter, receiver, active, silenced, inhibited, unprocessed)
-    async with request.app.state.pool.connection() as conn:
-        alerts = await current_alerts(conn, caller.tenant, query, datetime.now(UTC))
+    alerts = await _current(request, caller, _query(filter, receiver, active, silenced, inhibited, unprocessed))
     return Response(_ALERTS.dump_json(alerts), media_type="application/json")
 
 
@@ -208,10 +220,8 @@ async def get_alert_groups(
     filter: Filter = None,
     receiver: ReceiverRegex = None,
 ) -> Response:
-    # nothing is muted (no time intervals): ``muted`` has nothing to leave out yet
-    query = _query(filter, receiver, active, silenced, inhibited, True)
-    async with request.app.state.pool.connection() as conn:
-        alerts = await current_alerts(conn, caller.tenant, query, datetime.now(UTC))
+    query = _query(filter, receiver, active, silenced, inhibited, muted=muted)
+    alerts = await _current(request, caller, query)
     groups = grouped(alerts)
     if query.receiver is not None:  # an alert's group of another receiver is not asked for
         groups = [g for g in groups if query.receiver.match(g.receiver.name)]

@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import Producer
 
 from alertstream.api.keys import create_key
+from alertstream.api.lifecycle_bus import BusConfig
 from alertstream.api.pipeline import Pipeline
 from alertstream.api.server import ApiServer
 from alertstream.consumers.store_records import Source, StoreItem, StoreTopics, to_item
@@ -340,3 +341,84 @@ def test_the_dlq_endpoints_list_per_tenant_and_replay_once_with_an_audit_row(
         "msg_dlq_acme",
         "msg_dlq_globex",
     ]
+
+
+def test_silenced_inhibited_and_muted_alerts_are_suppressed_naming_their_cause(
+    stack: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """Alertmanager's ``status`` of each current alert: a silence created after the alert notified
+    suppresses it at once (from the API's silences view) and its expiry makes it active again; a
+    notification the lifecycle held for an inhibit rule or a time interval names the rule or
+    interval; a record held by a silence that has since ended is active. amtool's state flags
+    select on it (``-s``, ``-i``; by default only active alerts)."""
+    dsn = schema_dsn(stack.database_url)
+    acme = create_key(dsn, "acme", "acme").key
+    hook = [("ops-webhook", "webhook")]
+
+    def held(fp: str, hold: dict[str, str]) -> dict[str, Any]:
+        details = json.dumps({"reason": hold["reason"], "suppression": hold})
+        return make_alert([], fingerprint=fp, entity=fp, details=details, event="suppressed", alert_id=f"{fp}-held")
+
+    _store(
+        dsn,
+        [
+            make_alert(hook, fingerprint="fp-active", entity="web-1", alert_id="a1"),
+            make_alert(hook, fingerprint="fp-later", entity="db-9", alert_id="l1"),
+            held("fp-inhibited", {"reason": "inhibited", "inhibit_rule": "db-down"}),
+            held("fp-muted", {"reason": "muted", "time_interval": "weekends"}),
+            held("fp-was-silenced", {"reason": "silenced", "silence_id": "ended-long-ago"}),
+        ],
+    )
+    config = load_config(None)
+    bus = BusConfig(settings.require_bootstrap(), settings.topics, config)
+    with ApiServer(dsn, pipeline=Pipeline(config=config), bus=bus) as server:
+        headers = {"Authorization": f"Bearer {acme}"}
+
+        def states(**params: Any) -> dict[str, tuple[str, list[str], list[str], list[str]]]:
+            r = httpx.get(f"{server.url}/api/v2/alerts", params=params, headers=headers)
+            assert r.status_code == 200, r.text
+            return {
+                a["fingerprint"]: (
+                    a["status"]["state"],
+                    a["status"]["silencedBy"],
+                    a["status"]["inhibitedBy"],
+                    a["status"]["mutedBy"],
+                )
+                for a in r.json()
+            }
+
+        quiet = ("active", [], [], [])
+        assert states() == {
+            "fp-active": quiet,
+            "fp-later": quiet,
+            "fp-inhibited": ("suppressed", [], ["db-down"], []),
+            "fp-muted": ("suppressed", [], [], ["weekends"]),
+            "fp-was-silenced": quiet,  # its silence is not in force any more
+        }
+        silence = {
+            "matchers": [{"name": "entity", "value": "db-9", "isRegex": False, "isEqual": True}],
+            "startsAt": "2026-01-01T00:00:00Z",
+            "endsAt": "2099-01-01T00:00:00Z",
+            "createdBy": "alice",
+            "comment": "maintenance",
+        }
+        created = httpx.post(f"{server.url}/api/v2/silences", json=silence, headers=headers)
+        assert created.status_code == 200, created.text
+        silence_id = created.json()["silenceID"]
+        assert states()["fp-later"] == ("suppressed", [silence_id], [], [])  # no new record needed
+        assert set(states(silenced="false")) == {"fp-active", "fp-inhibited", "fp-muted", "fp-was-silenced"}
+        assert set(states(inhibited="false", silenced="false")) == {"fp-active", "fp-muted", "fp-was-silenced"}
+
+        def amtool(*args: str) -> list[str]:
+            return sorted(a["fingerprint"] for a in query(server.url, acme, tmp_path, *args))
+
+        # amtool shows active alerts by default; like Alertmanager's, a muted alert counts as active
+        assert amtool() == ["fp-active", "fp-muted", "fp-was-silenced"]
+        assert amtool("-s") == ["fp-later"]
+        assert amtool("-i") == ["fp-inhibited"]
+        everything = ["fp-active", "fp-inhibited", "fp-later", "fp-muted", "fp-was-silenced"]
+        assert amtool("-a", "-s", "-i") == everything
+
+        gone = httpx.delete(f"{server.url}/api/v2/silence/{silence_id}", headers=headers)
+        assert gone.status_code == 200, gone.text
+        assert states()["fp-later"] == quiet
