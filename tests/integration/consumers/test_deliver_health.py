@@ -6,8 +6,6 @@ import asyncio
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ from alertstream.consumers.model import Task
 from alertstream.runtime.health import Health, start_server
 from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
+from tests import probes
 from tests.integration.consumers.helpers import config_with, make_alert, publish_alerts, schema_dsn
 
 pytestmark = pytest.mark.integration
@@ -41,11 +40,9 @@ class WedgingChannel:
 
 
 def probe(port: int, path: str) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            status, text = resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        status, text = exc.code, exc.read().decode()
+    answer = probes.probe(port, path, timeout=5)
+    assert answer is not None, f"nothing answers {path} on {port}"
+    status, text = answer
     return status, (json.loads(text) if path != "/metrics" else text)
 
 
