@@ -9,6 +9,7 @@ with their send time in an annotation, so the sink measures POST -> webhook.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import yaml
 
+from alertstream.bench.cpu_pinning import Pinning
 from alertstream.local_stack import free_port
 
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")
@@ -31,8 +33,9 @@ def binary() -> str | None:
 
 
 class Alertmanager:
-    def __init__(self, path: str, sink_url: str | None) -> None:
-        """``sink_url`` None: a receiver that notifies nowhere (the ingest bench measures intake only)."""
+    def __init__(self, path: str, sink_url: str | None, pinning: Pinning | None = None) -> None:
+        """``sink_url`` None: a receiver that notifies nowhere (the ingest bench measures intake only);
+        ``pinning``: run on its server core only (``GOMAXPROCS=1``)."""
         self.dir = Path(tempfile.mkdtemp(prefix="alertstream-am-"))
         config = {
             "route": {
@@ -63,6 +66,8 @@ class Alertmanager:
             stdout=subprocess.DEVNULL,
             stderr=log,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, "GOMAXPROCS": "1"} if pinning is not None else None,
+            preexec_fn=pinning.preexec() if pinning is not None else None,
         )
         log.close()  # the child holds its own descriptor
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)

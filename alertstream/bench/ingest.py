@@ -13,7 +13,8 @@ Alertmanager (Debian's package, when installed) gets the same batches from the s
 a receiver that notifies nowhere (ingest only: no webhook work in its figure), and its rate is
 this part's ceiling (``ratio`` = alertstream / Alertmanager, both measured in this run). CPU
 seconds of each server process over the timed phase give alerts per CPU-second, the fairer figure
-on a shared machine.
+on a shared machine. Each server runs on one core, the client (and the broker) on the others
+(:mod:`.cpu_pinning`), as in the issue's comparison.
 
 Figures: ``sequential_alerts_per_s``, ``concurrent_alerts_per_s``, ``*_request_p50_ms``/``p99``
 (one batch, client-measured), ``alerts_per_cpu_s``, ``am_*`` the same for Alertmanager,
@@ -23,6 +24,7 @@ Figures: ``sequential_alerts_per_s``, ``concurrent_alerts_per_s``, ``*_request_p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -40,6 +42,7 @@ from confluent_kafka import Consumer
 from alertstream.api.keys import create_key
 from alertstream.bench.alertmanager import Alertmanager, binary
 from alertstream.bench.api import wait_ready
+from alertstream.bench.cpu_pinning import one_server_core
 from alertstream.bench.procstat import cpu_seconds
 from alertstream.consumers.db import create_schema, drop_schema
 from alertstream.local_stack import die_with_parent, free_port
@@ -110,7 +113,7 @@ def _phases(
 ) -> tuple[dict[str, Any], int]:
     """Warm up, then a sequential and a concurrent phase; figures and the number of alerts sent."""
     sent = 0
-    warm = make("warm")[:5]
+    warm = make("warm")[:20]
     asyncio.run(_send(url, headers, warm, 1))
     sent += sum(len(json.loads(b)) for b in warm)
     out: dict[str, Any] = {}
@@ -168,6 +171,8 @@ def run_ingest_bench(
     create_topics(bootstrap, load_config(None), topics)
     proc: subprocess.Popen[bytes] | None = None
     run = uuid.uuid4().hex[:6]
+    pinning = one_server_core()
+    client_side = pinning.client_side if pinning is not None else contextlib.nullcontext
     try:
         key = create_key(dsn, TENANT, "bench ingest").key
         port = free_port()
@@ -185,19 +190,22 @@ def run_ingest_bench(
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent(signal.SIGTERM),
+            preexec_fn=pinning.preexec(die_with_parent(signal.SIGTERM))
+            if pinning is not None
+            else die_with_parent(signal.SIGTERM),
         )
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, proc)
-        figures, sent = _phases(
-            "",
-            f"{base}/api/v2/alerts",
-            {"Authorization": f"Bearer {key}"},
-            lambda phase: batches(f"{run}{phase}", alerts, batch),
-            batch,
-            concurrency,
-            proc.pid,
-        )
+        with client_side():
+            figures, sent = _phases(
+                "",
+                f"{base}/api/v2/alerts",
+                {"Authorization": f"Bearer {key}"},
+                lambda phase: batches(f"{run}{phase}", alerts, batch),
+                batch,
+                concurrency,
+                proc.pid,
+            )
         records, distinct = _on_topic(bootstrap, topics.events_alerts, sent)
         figures["alerts_sent"] = sent
         figures["published_exactly"] = records == distinct == sent
@@ -212,21 +220,23 @@ def run_ingest_bench(
         drop_schema(database_url, schema)
     path = binary()
     if path is not None:
-        am = Alertmanager(path, None)
+        am = Alertmanager(path, None, pinning)
         try:
-            theirs, _ = _phases(
-                "am_",
-                f"http://127.0.0.1:{am.port}/api/v2/alerts",
-                {},
-                lambda phase: batches(f"{run}am{phase}", alerts, batch),
-                batch,
-                concurrency,
-                am.proc.pid,
-            )
+            with client_side():
+                theirs, _ = _phases(
+                    "am_",
+                    f"http://127.0.0.1:{am.port}/api/v2/alerts",
+                    {},
+                    lambda phase: batches(f"{run}am{phase}", alerts, batch),
+                    batch,
+                    concurrency,
+                    am.proc.pid,
+                )
         finally:
             am.stop()
         figures.update(theirs)
         figures["ceiling"] = "am_sequential_alerts_per_s"
     figures["alerts_per_phase"] = alerts
+    figures["server_cpus"] = sorted(pinning.server) if pinning is not None else "unpinned"
     figures["concurrency"] = concurrency
     return figures
