@@ -254,14 +254,13 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
     capped = at if at < now_ms else now_ms  # a clock ahead of the worker's counts as the worker's now
     if state is not None and at <= state.last_at and capped <= state.watermark:
         return state, OUT_OF_ORDER
-    ttl = int(rule.group_window_seconds * 1000)
+    severity = obs.severity
     # (conditionals rather than max(): this runs for every event)
-    watermark = capped if state is None or capped > state.watermark else state.watermark
-    last_at = at if state is None or at > state.last_at else state.last_at
-
-    if obs.severity is None:
+    if severity is None:
         if state is None:
             return None, NONE
+        watermark = capped if capped > state.watermark else state.watermark
+        last_at = at if at > state.last_at else state.last_at
         moved = _touched(state, watermark, last_at, now_ms)
         if state.phase == "pending":
             return replace(moved, phase="ok", breach_count=0), NONE
@@ -283,7 +282,9 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
             return replace(ended, value=obs.value), decision
         return moved, NONE  # ok stays ok; firing inside the hysteresis band stays firing
 
-    severity = obs.severity
+    watermark = capped if state is None or capped > state.watermark else state.watermark
+    last_at = at if state is None or at > state.last_at else state.last_at
+    ttl = int(rule.group_window_seconds * 1000)
     if state is None or state.phase == "ok":
         base = state or EpisodeState("ok", 0, now_ms, ttl)  # (replaced at once: its defaults only)
         state = replace(

@@ -49,9 +49,10 @@ BATCH = 512
 BATCH_SPAN_MS = 1_000
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """One event as recorded on its topic: the record time, the input partition, the event."""
+class Recorded(NamedTuple):
+    """One event as recorded on its topic: the record time, the input partition, the event.
+
+    A tuple (one per record read): a frozen dataclass's ``__init__`` was ~8 % of reading."""
 
     at: int
     partition: int
@@ -188,15 +189,14 @@ def replay(
         batch.clear()
 
     # (per event: locals and conditionals only, this loop is the replay's own cost per event)
-    for rec in events:
-        at = rec.at
+    for at, partition, event in events:  # (a Recorded unpacked)
         if batch and (
             len(batch) >= BATCH or at > span_end or (count_from is not None and batch_end < count_from <= at)
         ):
             flush()
         if not batch:
             batch_start, span_end = at, at + BATCH_SPAN_MS  # a batch spans at most BATCH_SPAN_MS
-        append((rec.partition, rec.event))
+        append((partition, event))
         if at > batch_end:
             batch_end = at
     if batch:
