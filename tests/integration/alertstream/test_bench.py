@@ -79,6 +79,8 @@ def test_backtest_part_reports_each_figure_beside_its_ceiling_and_the_target(sta
     history = recorded_history(2000)
     expected = replay(history, {"c": Compiled.from_config(load_config(None))})["c"]
     assert out["events"] == 2000
+    assert out["processes"] == 3
+    assert len(out["replay_cpu_us_per_event_by_process"].split()) == 3
     assert out["notifications"] == len(expected.notifications) > 0
     assert out["read_events"] == sum(1 for r in history if isinstance(r.event, MetricEvent))  # every one read back
     for figure, ceiling in out["ceiling"].items():
