@@ -81,7 +81,10 @@ def backtest(
     codec = build_codec(settings, proposed)
     history = read_history(bootstrap, settings.topics, codec, start - warm, end, tenant=tenant)
     outcomes = replay(
-        history.events, {"baseline": base_compiled, "proposed": Compiled.from_config(proposed)}, count_from=start
+        history.events,
+        {"baseline": base_compiled, "proposed": Compiled.from_config(proposed)},
+        count_from=start,
+        until=end,
     )
     counted = sum(1 for r in history.events if r.at >= start)
     window = Window(start, end, counted, history.invalid, tenant, warm)

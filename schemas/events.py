@@ -104,7 +104,8 @@ _DRIFT_FIELDS = {
 
 
 def _check_fields(obj: Mapping[str, Any], allowed: set[str]) -> None:
-    if not isinstance(obj, Mapping):
+    # (a dict, what every decoder gives, skips the Mapping ABC check: ~1 us per event)
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise ValidationError("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
     unknown = sorted(set(obj) - allowed)
     if unknown:
@@ -177,7 +178,7 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     value = obj.get("labels")
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise ValidationError("wrong_type", "expected an object of strings", path="labels")
     if len(value) > MAX_LABELS:
         raise ValidationError("too_large", f"more than {MAX_LABELS} labels", path="labels")

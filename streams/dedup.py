@@ -123,6 +123,9 @@ class EpisodeState(NamedTuple):
         # A row written before a field was appended lacks it and gets its default; a longer row
         # (written by a newer version) keeps the fields this version knows.
         values = list(row[:_WIDTH])
+        if len(values) == _WIDTH:  # a row of this version: no defaults to fill in (most rows)
+            values[_EVENT_IDS] = tuple(values[_EVENT_IDS])
+            return _tuple_new(cls, values)  # the tuple itself: skips the generated __new__
         if len(values) > _EVENT_IDS:
             values[_EVENT_IDS] = tuple(values[_EVENT_IDS])
         if len(values) <= _LAST_AT:  # rows from before the cap: uncapped
@@ -137,16 +140,36 @@ _EVENT_IDS = _STATE_FIELDS.index("event_ids")
 _LAST_AT = _STATE_FIELDS.index("last_at")
 
 
+_INDEX = {name: i for i, name in enumerate(_STATE_FIELDS)}
+_WATERMARK, _TOUCHED = _INDEX["watermark"], _INDEX["touched"]
 _tuple_new = tuple.__new__
 
 
 def replace(state: EpisodeState, /, **changes: Any) -> EpisodeState:
     """A copy of ``state`` with ``changes`` (what ``dataclasses.replace`` did for the dataclass).
 
-    ``EpisodeState._replace`` without its extra calls: this runs once or twice per event."""
-    new: EpisodeState = _tuple_new(EpisodeState, map(changes.pop, _STATE_FIELDS, state))
-    if changes:
-        raise TypeError(f"EpisodeState has no field(s) {sorted(changes)}")
+    ``EpisodeState._replace`` without its extra calls: this runs once or twice per event. The
+    copy is a list whose changed positions are set, then made the tuple: ~2x faster than asking
+    every one of the 30 fields whether it changed (measured, bench part backtest)."""
+    values = list(state)
+    index = _INDEX
+    for name, value in changes.items():
+        at = index.get(name)
+        if at is None:
+            raise TypeError(f"EpisodeState has no field(s) {sorted(set(changes) - set(index))}")
+        values[at] = value
+    new: EpisodeState = _tuple_new(EpisodeState, values)
+    return new
+
+
+def _touched(state: EpisodeState, watermark: int, last_at: int, now_ms: int) -> EpisodeState:
+    """``replace(state, watermark=, last_at=, touched=)``: a healthy reading of a known key, ~90 %
+    of the events of a healthy system, so built without the keyword round trip."""
+    values = list(state)
+    values[_WATERMARK] = watermark
+    values[_TOUCHED] = now_ms
+    values[_LAST_AT] = last_at
+    new: EpisodeState = _tuple_new(EpisodeState, values)
     return new
 
 
@@ -231,15 +254,14 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
     capped = at if at < now_ms else now_ms  # a clock ahead of the worker's counts as the worker's now
     if state is not None and at <= state.last_at and capped <= state.watermark:
         return state, OUT_OF_ORDER
-    ttl = int(rule.group_window_seconds * 1000)
+    severity = obs.severity
     # (conditionals rather than max(): this runs for every event)
-    watermark = capped if state is None or capped > state.watermark else state.watermark
-    last_at = at if state is None or at > state.last_at else state.last_at
-
-    if obs.severity is None:
+    if severity is None:
         if state is None:
             return None, NONE
-        moved = replace(state, watermark=watermark, last_at=last_at, touched=now_ms)
+        watermark = capped if capped > state.watermark else state.watermark
+        last_at = at if at > state.last_at else state.last_at
+        moved = _touched(state, watermark, last_at, now_ms)
         if state.phase == "pending":
             return replace(moved, phase="ok", breach_count=0), NONE
         if state.phase == "firing" and obs.cleared:
@@ -260,9 +282,11 @@ def step(state: EpisodeState | None, obs: Observation, now_ms: int) -> tuple[Epi
             return replace(ended, value=obs.value), decision
         return moved, NONE  # ok stays ok; firing inside the hysteresis band stays firing
 
-    severity = obs.severity
+    watermark = capped if state is None or capped > state.watermark else state.watermark
+    last_at = at if state is None or at > state.last_at else state.last_at
+    ttl = int(rule.group_window_seconds * 1000)
     if state is None or state.phase == "ok":
-        base = state or EpisodeState("ok", 0, now_ms, ttl)
+        base = state or EpisodeState("ok", 0, now_ms, ttl)  # (replaced at once: its defaults only)
         state = replace(
             base,
             phase="pending",

@@ -31,6 +31,8 @@ from alertstream.streams.rules import Observation, RuleSet
 from alertstream.streams.sanitise import Redaction, details_json, redact_text, summary_text
 
 Event = MetricEvent | DriftEvent
+#: A key this batch has not read yet (None in the batch's cache is "read: no state").
+_UNREAD: Any = object()
 #: A stored state value: [partition, EpisodeState row]; the partition lets expiry delete it.
 StoredState = list[Any]
 
@@ -138,16 +140,15 @@ class Evaluator:
         result = BatchResult()
         suppressed, suppressed_by_rule = result.suppressed, result.suppressed_by_rule
         #: the newest state of every key read or written in this batch (None = no state)
-        cache: dict[str, EpisodeState | None] = {}
+        cache: dict[str, Any] = {}
         #: keys whose state this batch changed: (partition of the last change, new state)
         changed: dict[str, tuple[int, EpisodeState | None]] = {}
         from_row = EpisodeState.from_row
         for partition, event in events:
             for obs in metric(event) if type(event) is MetricEvent else drift(event):  # type: ignore[arg-type]
                 fp = obs.fingerprint
-                if fp in cache:
-                    before = cache[fp]
-                else:
+                before = cache.get(fp, _UNREAD)
+                if before is _UNREAD:
                     stored = get(fp)
                     before = from_row(stored[1]) if stored else None
                 after, decision = step(before, obs, now)

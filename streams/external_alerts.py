@@ -136,11 +136,14 @@ class ExternalEvaluator:
                 "timeout": timeout,
             }
             severity = None if resolved else rules.section.severity(event.labels)
+            # suppressions are counted under the rule id the alert's records carry (the backtest
+            # reports them per rule beside its notifications)
+            rule_id = event.labels.get("alertname") or NO_ALERTNAME
             obs = self._observation(fp, event.tenant, event.labels, event.received_at, event.event_id, severity)
             after, decision = step(state, obs, now)
             if decision.action == "drop":
                 out.suppressed[decision.reason] += 1
-                out.suppressed_by_rule[(RULE_ID, decision.reason)] += 1
+                out.suppressed_by_rule[(rule_id, decision.reason)] += 1
                 after = state
             elif after is not None:
                 kept_until = 0 if resolved else end
@@ -151,14 +154,14 @@ class ExternalEvaluator:
                     if not admission.emit:
                         after = deny(state, after)
                         out.suppressed["rate_limit"] += 1
-                        out.suppressed_by_rule[(RULE_ID, "rate_limit")] += 1
+                        out.suppressed_by_rule[(rule_id, "rate_limit")] += 1
                     else:
                         out.alerts.append(self._alert(fp, after, decision, "firing", admission.rate_limited, now))
                 elif decision.action == "resolve":
                     out.alerts.append(self._alert(fp, after, decision, "resolved", False, now))
                 elif decision.action == "suppress" and decision.reason != "pending":
                     out.suppressed[decision.reason] += 1
-                    out.suppressed_by_rule[(RULE_ID, decision.reason)] += 1
+                    out.suppressed_by_rule[(rule_id, decision.reason)] += 1
             cache[fp] = after
             if after is not before:
                 out.writes[fp] = (partition, after.to_row() if after else None)
@@ -294,3 +297,16 @@ def split(
     for item in items:
         (external if isinstance(item[1], ExternalAlertEvent) else ours).append(item)
     return ours, external
+
+
+def evaluate(
+    evaluator: Evaluator,
+    external: ExternalEvaluator,
+    items: Sequence[tuple[int, Any]],
+    get: Callable[[str], StoredState | None],
+) -> BatchResult:
+    """One batch of every input topic: the rules' events through ``evaluator``, the received alerts
+    through ``external``, into one result. The worker's and the backtest's one way to evaluate."""
+    ours, received = split(items)
+    result = evaluator.process(ours, get)
+    return external.process(received, get, result) if received else result

@@ -98,6 +98,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "==": operator.eq,
 }
+_new_observation = tuple.__new__
 #: Fingerprints remembered per rule ((tenant, entity) -> fingerprint); the map is emptied when
 #: full, so memory stays bounded whatever the number of entities (~1 MB per rule at most).
 FINGERPRINT_CACHE = 4096
@@ -151,19 +152,23 @@ class _Watch:
                 break
         clear = self.clear
         is_cleared = severity is None if clear is None else not compare(value, clear)
-        return Observation(
-            self.rule,
-            self.fingerprint(tenant, entity),
-            tenant,
-            entity,
-            at,
-            event_id,
-            value,
-            severity,
-            threshold,
-            is_cleared,
-            labels,
-            details,
+        fp = self.fingerprints.get((tenant, entity)) or self.fingerprint(tenant, entity)  # (one call less when known)
+        return _new_observation(  # the tuple itself: the generated __new__ is a Python call per event
+            Observation,
+            (
+                self.rule,
+                fp,
+                tenant,
+                entity,
+                at,
+                event_id,
+                value,
+                severity,
+                threshold,
+                is_cleared,
+                labels,
+                details,
+            ),
         )
 
 

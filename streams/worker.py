@@ -47,7 +47,7 @@ from alertstream.streams.batch_consumer import BatchApp
 from alertstream.streams.changelog_seal import ChangelogSeal
 from alertstream.streams.config_feed import ConfigFeed
 from alertstream.streams.evaluator import BatchResult, Compiled, Evaluator
-from alertstream.streams.external_alerts import ExternalEvaluator, split
+from alertstream.streams.external_alerts import ExternalEvaluator, evaluate
 from alertstream.streams.external_timer import EndTimes
 from alertstream.streams.faust_connection import broker_settings
 from alertstream.streams.faust_lag import install_lag_export
@@ -285,9 +285,7 @@ class WorkerApp:
 
     def _process(self, parsed: Sequence[tuple[int, Any]]) -> BatchResult:
         """The rules' events through the evaluator, received alerts through the external one."""
-        ours, external = split(parsed)
-        result = self.evaluator.process(ours, self.state.get)
-        return self.external.process(external, self.state.get, result) if external else result
+        return evaluate(self.evaluator, self.external, parsed, self.state.get)
 
     async def _resolve_ended(self) -> None:
         """Resolve the firing external alerts whose end time passed (streams.external_timer)."""

@@ -1,16 +1,17 @@
 """Read the recorded input events of a time range from the broker, read-only.
 
-The consumer is *assigned* the partitions of ``events.metric`` and ``events.drift`` at the offsets
+The consumer is *assigned* the partitions of ``events.metric``, ``events.drift`` and ``events.alerts``
+(alerts received from other systems: Alertmanager's ``POST /api/v2/alerts``) at the offsets
 ``offsets_for_times`` gives for the start (record timestamps), with a throw-away group id and
 ``enable.auto.commit`` off: it joins no group, commits nothing and produces nothing, so no
 consumer group's offset moves. A partition is done at its first record past the end of the
 window; reading stops when every partition is done or nothing new arrived for ``idle_seconds``
 (the local broker's high watermarks are not exact, so "idle" is the reliable end of a topic).
 
-Records are decoded and validated by the worker's own ingest (:class:`alertstream.streams.ingest.Ingest`,
-as of their record time), so an event the worker refused is refused here too (counted, skipped).
-Each partition keeps its offset order; partitions are merged by record time, as the worker
-interleaves its fetches.
+Records are decoded and validated by the worker's own ingest (:class:`alertstream.streams.ingest.Ingest`
+and :class:`~alertstream.streams.ingest.ExternalIngest`, as of their record time), so an event the
+worker refused is refused here too (counted, skipped). Each partition keeps its offset order;
+partitions are merged by record time, as the worker interleaves its fetches.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from alertstream.backtest.replay import Recorded
 from alertstream.runtime.kafka_clients import consumer_config
 from alertstream.schemas.codec import Codec
 from alertstream.schemas.topics import TopicNames
-from alertstream.streams.ingest import Ingest, Invalid
+from alertstream.streams.ingest import ExternalIngest, Ingest, Invalid
 
 
 @dataclass
@@ -38,6 +39,9 @@ class History:
     read: int = 0
     invalid: int = 0
     other_tenants: int = 0
+    #: Seconds from the start of reading to the last record read, plus the merge (the bench's
+    #: read time: the idle wait that ends a read is not part of it).
+    reading_seconds: float = 0.0
 
 
 def read_history(
@@ -52,7 +56,11 @@ def read_history(
     timeout: float = 600.0,
 ) -> History:
     """Every valid event recorded in [start_ms, end_ms] (record time), optionally of one tenant."""
-    ingest = {topics.events_metric: Ingest(codec, drift=False), topics.events_drift: Ingest(codec, drift=True)}
+    ingest: dict[str, Ingest | ExternalIngest] = {
+        topics.events_metric: Ingest(codec, drift=False),
+        topics.events_drift: Ingest(codec, drift=True),
+        topics.events_alerts: ExternalIngest(codec),
+    }
     consumer = Consumer(
         consumer_config(
             bootstrap,
@@ -75,7 +83,7 @@ def read_history(
         if not assigned:
             return history
         consumer.assign(assigned)
-        last = time.monotonic()
+        started = last = time.monotonic()
         deadline = last + timeout
         while open_partitions and time.monotonic() - last < idle_seconds and time.monotonic() < deadline:
             for msg in consumer.consume(5000, 0.2):
@@ -102,9 +110,12 @@ def read_history(
                     history.other_tenants += 1
                     continue
                 lanes.setdefault(key, []).append(Recorded(at, partition, item))
+        history.reading_seconds = last - started
     finally:
         consumer.close()
+    merging = time.monotonic()
     history.events = list(_merge(lanes))
+    history.reading_seconds += time.monotonic() - merging
     return history
 
 

@@ -79,7 +79,7 @@ def _compare(base: dict[str, Counter[str]], prop: dict[str, Counter[str]]) -> di
 
 def _example(n: Notification) -> dict[str, Any]:
     keep = ("at", "status", "severity", "rule_id", "tenant", "fingerprint", "entity", "reason", "summary")
-    return {k: v for k, v in asdict(n).items() if k in keep}
+    return {k: v for k, v in n._asdict().items() if k in keep}
 
 
 def _firings(outcome: Outcome) -> dict[str, list[Notification]]:

@@ -65,11 +65,19 @@ class BenchReport:
 
         The ceiling is the Kafka passthrough unless a part names one of its own figures as
         ``"ceiling"`` (delivery: raw HTTP requests/s to the same sink, since its bound is HTTP,
-        not Kafka). Offered rates (``*_offered_per_s``) are inputs, not results, and are skipped.
+        not Kafka), or a ceiling per figure (``{"figure": "its ceiling's figure"}``: backtest, whose
+        replay and read have different bounds; only the figures named get a ratio). Offered rates
+        (``*_offered_per_s``) are inputs, not results, and are skipped.
         """
         out: dict[str, float] = {}
         for part, figures in self.parts.items():
             own = figures.get("ceiling")
+            if isinstance(own, dict):  # a ceiling per figure: {figure: its ceiling's figure}
+                for key, name in own.items():
+                    value, ceiling = figures.get(key), figures.get(name)
+                    if isinstance(value, int | float) and isinstance(ceiling, int | float) and ceiling:
+                        out[f"{part}.{key}"] = round(value / ceiling, 4)
+                continue
             ceiling = figures.get(own) if isinstance(own, str) else self.ceiling["passthrough_events_per_s"]
             for key, value in figures.items():
                 if key == own or not key.endswith("_per_s") or key.endswith("_offered_per_s"):

@@ -55,6 +55,44 @@ def test_a_part_can_name_its_own_ceiling_and_offered_rates_are_not_ratios() -> N
     assert report.ratios() == {"delivery.deliveries_per_s": 0.25, "evaluator.events_per_s": 0.1}
 
 
+def test_a_part_can_name_a_ceiling_per_figure() -> None:
+    report = BenchReport(machine={}, ceiling={"passthrough_events_per_s": 1000.0})
+    report.parts["backtest"] = {
+        "ceiling": {"replay_events_per_s": "loop_events_per_s", "read_events_per_s": "raw_read_events_per_s"},
+        "loop_events_per_s": 400.0,
+        "raw_read_events_per_s": 50.0,
+        "replay_events_per_s": 100.0,
+        "read_events_per_s": 10.0,
+        "target_events_per_s": 100.0,  # not named: no ratio
+    }
+    assert report.ratios() == {"backtest.replay_events_per_s": 0.25, "backtest.read_events_per_s": 0.2}
+
+
+def test_backtest_part_reports_each_figure_beside_its_ceiling_and_the_target(stack: StackInfo) -> None:
+    from alertstream.backtest.replay import replay
+    from alertstream.bench.backtest import TARGET_EVENTS_PER_S, recorded_history, run_backtest_bench
+    from alertstream.schemas.config import load_config
+    from alertstream.schemas.events import MetricEvent
+    from alertstream.streams.evaluator import Compiled
+
+    out = run_backtest_bench(stack.bootstrap, 2000)
+    history = recorded_history(2000)
+    expected = replay(history, {"c": Compiled.from_config(load_config(None))})["c"]
+    assert out["events"] == 2000
+    assert out["processes"] == 3
+    assert len(out["replay_cpu_us_per_event_by_process"].split()) == 3
+    assert out["notifications"] == len(expected.notifications) > 0
+    assert out["read_events"] == sum(1 for r in history if isinstance(r.event, MetricEvent))  # every one read back
+    for figure, ceiling in out["ceiling"].items():
+        assert out[figure] > 0, figure
+        assert out[ceiling] > 0, ceiling
+        assert out[figure.replace("events_per_s", "cpu_us_per_event")] > 0
+    assert set(out["ceiling"]) == {"replay_events_per_s", "replay_two_configs_events_per_s", "read_events_per_s"}
+    assert out["target_replay_events_per_s"] == TARGET_EVENTS_PER_S
+    assert out["target_met_cpu"] == (out["replay_cpu_bound_events_per_s"] >= TARGET_EVENTS_PER_S)
+    assert out["target_met_wall"] == (out["replay_events_per_s"] >= TARGET_EVENTS_PER_S)
+
+
 def test_e2e_part_delivers_every_alert_exactly_once_and_reports_every_figure(stack: StackInfo) -> None:
     from alertstream.bench.alertmanager import binary
     from alertstream.bench.e2e import run_e2e_bench
