@@ -13,12 +13,16 @@ export async function render(ctx) {
   let fingerprint = null;
 
   let held = false; // a change arrived while the silence dialog was open: redraw when it closes
-  async function load() {
+  // Redrawing while the dialog is open would throw away what the user is typing: the redraw waits
+  // for it to close. Asked before the fetch and again after it (the dialog may have been opened
+  // while the fetch was on the way: redrawn then, it vanished under the user's click).
+  const dialogOpen = () => {
     const open = root.querySelector("dialog[open]");
-    if (open) {
-      if (!held) { held = true; open.addEventListener("close", () => { held = false; refresh(); }, { once: true }); }
-      return; // redrawing now would throw away what the user is typing
-    }
+    if (open && !held) { held = true; open.addEventListener("close", () => { held = false; refresh(); }, { once: true }); }
+    return Boolean(open);
+  };
+  async function load() {
+    if (dialogOpen()) return;
     let detail, story, trail;
     try {
       [detail, story, trail] = await Promise.all([
@@ -37,6 +41,7 @@ export async function render(ctx) {
       return;
     }
     fingerprint = detail.alert.fingerprint;
+    if (dialogOpen()) return;
     const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     clear(root);
     root.dataset.state = "loaded";
