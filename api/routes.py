@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
@@ -62,6 +62,36 @@ def _utc(text: str | None, name: str) -> datetime | None:
         raise ApiProblem(422, f"{name}: not a valid RFC 3339 time", "invalid-request") from None
 
 
+def alert_filter(
+    severity: Annotated[list[Literal["critical", "warning", "info"]] | None, Query(max_length=3)] = None,
+    status: Annotated[list[Literal["firing", "resolved"]] | None, Query(max_length=2)] = None,
+    rule: Name = None,
+    receiver: Name = None,
+    fingerprint: Name = None,
+    since: Time = None,
+    until: Time = None,
+    text: Annotated[
+        str | None, Query(min_length=1, max_length=200, pattern=PLAIN, description="words of the summary/entity")
+    ] = None,
+) -> history.AlertFilter:
+    """The filters of ``GET /api/v1/alerts`` as one dependency: the console's counts and groups
+    take exactly the same ones (the tenant is the caller's scope, :func:`_scope`)."""
+    return history.AlertFilter(
+        tenant=None,
+        severity=tuple(severity or ()),
+        status=tuple(status or ()),
+        rule=rule,
+        receiver=receiver,
+        fingerprint=fingerprint,
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
+        text=text,
+    )
+
+
+AlertFilterQuery = Annotated[history.AlertFilter, Depends(alert_filter)]
+
+
 def _scope(caller: Principal, tenant: str | None) -> str | None:
     """The tenant every query is limited to (None: an admin key without a tenant filter)."""
     if caller.tenant is not None and tenant is not None and tenant != caller.tenant:
@@ -90,31 +120,11 @@ def _cursor(token: str | None, listing: str) -> Cursor | None:
 async def list_alerts(
     request: Request,
     caller: Caller,
+    f: AlertFilterQuery,
     tenant: Name = None,
-    severity: Annotated[list[Literal["critical", "warning", "info"]] | None, Query(max_length=3)] = None,
-    status: Annotated[list[Literal["firing", "resolved"]] | None, Query(max_length=2)] = None,
-    rule: Name = None,
-    receiver: Name = None,
-    fingerprint: Name = None,
-    since: Time = None,
-    until: Time = None,
-    text: Annotated[
-        str | None, Query(min_length=1, max_length=200, pattern=PLAIN, description="words of the summary/entity")
-    ] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
 ) -> Response:
-    f = history.AlertFilter(
-        tenant=None,
-        severity=tuple(severity or ()),
-        status=tuple(status or ()),
-        rule=rule,
-        receiver=receiver,
-        fingerprint=fingerprint,
-        since=_utc(since, "since"),
-        until=_utc(until, "until"),
-        text=text,
-    )
     scope = _scope(caller, tenant)
     async with _pool(request).connection() as conn:
         items, after = await history.list_alerts(conn, f, scope, _cursor(cursor, "alerts"), limit)

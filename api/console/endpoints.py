@@ -19,7 +19,7 @@ from alertstream.api.console.preview import preview
 from alertstream.api.console.timeline import timeline
 from alertstream.api.explain import explain
 from alertstream.api.problems import ApiProblem, not_found, responses
-from alertstream.api.routes import MAX_RANGE, PLAIN, AlertId, Name, Time, _json, _pool, _scope, _utc
+from alertstream.api.routes import MAX_RANGE, AlertFilterQuery, AlertId, Name, Time, _json, _pool, _scope, _utc
 from alertstream.schemas.matchers import Matcher, MatcherError
 
 router = APIRouter(prefix="/api/v1", responses=responses(401, 404, 422, 429, 503))
@@ -38,29 +38,12 @@ async def me(caller: Caller) -> Me:
 async def alert_groups(
     request: Request,
     caller: Caller,
+    f: AlertFilterQuery,
     by: Annotated[Literal["rule", "fingerprint"] | None, Query(description="group by; none: counts only")] = None,
     tenant: Name = None,
-    severity: Annotated[list[Literal["critical", "warning", "info"]] | None, Query(max_length=3)] = None,
-    status: Annotated[list[Literal["firing", "resolved"]] | None, Query(max_length=2)] = None,
-    rule: Name = None,
-    receiver: Name = None,
-    fingerprint: Name = None,
-    since: Time = None,
-    until: Time = None,
-    text: Annotated[str | None, Query(min_length=1, max_length=200, pattern=PLAIN)] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="groups")] = 100,
 ) -> Response:
     """The same filters as `GET /api/v1/alerts`."""
-    f = history.AlertFilter(
-        severity=tuple(severity or ()),
-        status=tuple(status or ()),
-        rule=rule,
-        receiver=receiver,
-        fingerprint=fingerprint,
-        since=_utc(since, "since"),
-        until=_utc(until, "until"),
-        text=text,
-    )
     scope = _scope(caller, tenant)
     async with _pool(request).connection() as conn:
         counts = await grouping.counts(conn, f, scope)
