@@ -55,42 +55,36 @@ def apply_action(
     template = entry.template if entry is not None else None
     paged = entry.paged if entry is not None else []
     firing = state.phase == "firing"
-    if action.kind == "acknowledge" and firing and not acked(state):
-        changed = replace(changed, acked_at=action.at, acked_by=action.actor[:256])
+
+    def announce(event: str, channels: frozenset[str]) -> None:
+        """The (un)acknowledgement as a record to the channels that have the notion — only for an
+        episode that was notified (nobody was told of the others)."""
         if template is not None and state.notified_at:
+            routes = routes_for(template, channels, paged)
             out.alerts.append(
                 derive(
                     template,
                     status="firing",
-                    event="acknowledged",
-                    reason="acknowledged",
+                    event=event,
+                    reason=event,
                     at=action.at,
                     now=now,
                     id_reason=action.action_id,
-                    routes=routes_for(template, ACK_CHANNELS, paged),
+                    routes=routes,
                     facts=facts,
                 )
             )
+
+    if action.kind == "acknowledge" and firing and not acked(state):
+        changed = replace(changed, acked_at=action.at, acked_by=action.actor[:256])
+        announce("acknowledged", ACK_CHANNELS)
         out.decisions.append((fp, "acknowledged"))
     elif action.kind == "unacknowledge" and firing and acked(state):
         changed = replace(changed, acked_at=0, acked_by="")
         if entry is not None and entry.policy in config.policies:
             walk = escalation.start(now)
             changed = replace(changed, esc_step=walk.step, esc_round=walk.round, esc_due=walk.due)
-        if template is not None and state.notified_at:
-            out.alerts.append(
-                derive(
-                    template,
-                    status="firing",
-                    event="unacknowledged",
-                    reason="unacknowledged",
-                    at=action.at,
-                    now=now,
-                    id_reason=action.action_id,
-                    routes=routes_for(template, UNACK_CHANNELS, paged),
-                    facts=facts,
-                )
-            )
+        announce("unacknowledged", UNACK_CHANNELS)
         out.decisions.append((fp, "unacknowledged"))
     elif action.kind == "resolve" and state.phase != "ok":
         if template is not None and state.notified_at:
