@@ -92,6 +92,18 @@ def alert_filter(
 AlertFilterQuery = Annotated[history.AlertFilter, Depends(alert_filter)]
 
 
+def time_range(since: str | None, until: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """A report's range: ``until`` (default now) back to ``since`` (default 24 h before it), at
+    most :data:`MAX_RANGE`; a 422 problem otherwise (the stats and the console's overview)."""
+    end = _utc(until, "until") or now
+    start = _utc(since, "since") or end - timedelta(hours=24)
+    if start >= end:
+        raise ApiProblem(422, "since must be before until", "invalid-request")
+    if end - start > MAX_RANGE:
+        raise ApiProblem(422, f"the range may span at most {MAX_RANGE.days} days", "invalid-request")
+    return start, end
+
+
 def _scope(caller: Principal, tenant: str | None) -> str | None:
     """The tenant every query is limited to (None: an admin key without a tenant filter)."""
     if caller.tenant is not None and tenant is not None and tenant != caller.tenant:
@@ -164,12 +176,7 @@ async def explain_alert(request: Request, caller: Caller, alert_id: AlertId) -> 
 async def get_stats(
     request: Request, caller: Caller, tenant: Name = None, since: Time = None, until: Time = None
 ) -> Response:
-    end = _utc(until, "until") or datetime.now(UTC)
-    start = _utc(since, "since") or end - timedelta(hours=24)
-    if start >= end:
-        raise ApiProblem(422, "since must be before until", "invalid-request")
-    if end - start > MAX_RANGE:
-        raise ApiProblem(422, f"the range may span at most {MAX_RANGE.days} days", "invalid-request")
+    start, end = time_range(since, until, datetime.now(UTC))
     scope = _scope(caller, tenant)
     async with _pool(request).connection() as conn:
         return _json(await compute_stats(conn, scope, start, end))

@@ -4,7 +4,7 @@ series, and the preview of label matchers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +19,16 @@ from alertstream.api.console.preview import preview
 from alertstream.api.console.timeline import timeline
 from alertstream.api.explain import explain
 from alertstream.api.problems import ApiProblem, not_found, responses
-from alertstream.api.routes import MAX_RANGE, AlertFilterQuery, AlertId, Name, Time, _json, _pool, _scope, _utc
+from alertstream.api.routes import (
+    AlertFilterQuery,
+    AlertId,
+    Name,
+    Time,
+    _json,
+    _pool,
+    _scope,
+    time_range,
+)
 from alertstream.schemas.matchers import Matcher, MatcherError
 
 router = APIRouter(prefix="/api/v1", responses=responses(401, 404, 422, 429, 503))
@@ -83,12 +92,7 @@ async def stats_overview(
     request: Request, caller: Caller, tenant: Name = None, since: Time = None, until: Time = None
 ) -> Response:
     now = datetime.now(UTC)
-    end = _utc(until, "until") or now
-    start = _utc(since, "since") or end - timedelta(hours=24)
-    if start >= end:
-        raise ApiProblem(422, "since must be before until", "invalid-request")
-    if end - start > MAX_RANGE:
-        raise ApiProblem(422, f"the range may span at most {MAX_RANGE.days} days", "invalid-request")
+    start, end = time_range(since, until, now)
     scope = _scope(caller, tenant)
     async with _pool(request).connection() as conn:
         return _json(await overview(conn, scope, start, end, now))
