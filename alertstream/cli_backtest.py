@@ -1,6 +1,7 @@
 """`alertstream backtest`: replay the recorded events through a proposed config before it goes live.
 
-Reads ``events.metric`` / ``events.drift`` of a time window from the broker (read-only: no group
+Reads ``events.metric`` / ``events.drift`` / ``events.alerts`` of a time window (and the silences
+and user actions the lifecycle applies) from the broker (read-only: no group
 joined, nothing committed, nothing produced), runs the worker's evaluator once per config in one
 pass, and reports the difference (:mod:`alertstream.backtest.report`). Exit codes: 0 done, 1 a
 runtime failure (broker unreachable, …), 2 usage or config error, 3 ``--fail-on-increase``
@@ -85,6 +86,7 @@ def backtest(
         {"baseline": base_compiled, "proposed": Compiled.from_config(proposed)},
         count_from=start,
         until=end,
+        lifecycle=history.lifecycle,
     )
     counted = sum(1 for r in history.events if r.at >= start)
     window = Window(start, end, counted, history.invalid, tenant, warm)

@@ -40,13 +40,22 @@ from alertstream.streams.evaluator import AlertOut, BatchResult, StoredState
 from alertstream.streams.lifecycle_actions import apply_action
 from alertstream.streams.lifecycle_config import LifecycleConfig
 from alertstream.streams.lifecycle_heartbeat import heartbeat_events, heartbeat_tick
-from alertstream.streams.lifecycle_records import details_of, nodata_resolved, suppressed_record
+from alertstream.streams.lifecycle_records import and_paged, details_of, nodata_resolved, suppressed_record
 from alertstream.streams.lifecycle_state import FRESH, Changes, Entry, acked
 from alertstream.streams.lifecycle_timers import due
 from alertstream.streams.sanitise import details_json
 from alertstream.streams.suppression import Hold, InhibitionView, decide
 
 Event = MetricEvent | DriftEvent
+#: An action whose episode no worker here owns is retried this long (a rebalance), then dropped.
+PENDING_ACTION_MS = 10 * 60_000
+
+
+def note_action(pending: dict[str, Action], action: Action) -> None:
+    """Queue a user action for the next step; of two for one episode the later one is kept."""
+    known = pending.get(action.fingerprint)
+    if known is None or known.at < action.at:
+        pending[action.fingerprint] = action
 
 
 def _state(stored: StoredState | None) -> EpisodeState | None:
@@ -77,6 +86,9 @@ class Lifecycle:
 
     def hold(self, fp: str, template: Mapping[str, Any], now: int) -> tuple[Hold | None, dict[str, str], str | None]:
         """Whether the alert ``template`` is held now, its muted routes, and its escalation policy."""
+        config = self.config
+        if not (self.silences or config.inhibit or config.intervals or config.policies):
+            return None, {}, None  # nothing can hold it and there is no policy to walk: no routing
         labels = alert_labels(template)
         routes, policy = self.config.route_info(
             str(template["tenant"]),
@@ -105,6 +117,40 @@ class Lifecycle:
         by_fp: dict[str, list[AlertOut]] = {}
         for alert in result.alerts:
             by_fp.setdefault(alert.fingerprint, []).append(alert)
+        overlay = self._batch_sources(result.alerts)
+        try:
+            self._batch(result, by_fp, get_state, get_entry, now, out)
+        finally:
+            for fp in overlay:  # the firing records of the batch (out.firing) put them back for good
+                self.view.drop(fp)
+        if self.config.heartbeats:
+            out.merge(heartbeat_events(self.config, events, out.writes, get_state, get_entry, now, self.hold))
+        return out
+
+    def _batch_sources(self, alerts: Sequence[AlertOut]) -> list[str]:
+        """Put the batch's firing alerts that are not in the inhibition view yet into it, for the
+        batch's own decisions: a source inhibits a target evaluated in the same batch, whichever
+        of the two comes first (so the outcome does not depend on how events fall into batches —
+        the backtest's replay batches them otherwise than a worker's fetches). Returns them."""
+        if not self.config.inhibit:
+            return []
+        view, added = self.view, []
+        for alert in alerts:
+            fp, record = alert.fingerprint, alert.record
+            if record["status"] == "firing" and fp not in view.firing:
+                view.put(fp, alert_labels(record))
+                added.append(fp)
+        return added
+
+    def _batch(
+        self,
+        result: BatchResult,
+        by_fp: dict[str, list[AlertOut]],
+        get_state: Callable[[str], StoredState | None],
+        get_entry: Callable[[str], Any],
+        now: int,
+        out: Changes,
+    ) -> None:
         sent: dict[str, list[AlertOut]] = {}
         for fp, (partition, row) in result.writes.items():
             records = by_fp.get(fp)
@@ -118,9 +164,6 @@ class Lifecycle:
             out.alerts += sent.pop(alert.fingerprint, [])
         for rest in sent.values():
             out.alerts += rest
-        if self.config.heartbeats:
-            out.merge(heartbeat_events(self.config, events, out.writes, get_state, get_entry, now, self.hold))
-        return out
 
     def _episode(
         self,
@@ -151,18 +194,22 @@ class Lifecycle:
         for alert in records:
             record = alert.record
             if record["status"] == "resolved":
-                if not held_now:
-                    sent.append(alert)
+                if held_now:
+                    continue
+                if entry is not None and entry.paged:  # the receivers its escalation paged hear of it too
+                    routes = and_paged(record["routes"], entry.paged)
+                    alert = AlertOut(fp, {**record, "routes": routes}, alert.occurred_at)
+                sent.append(alert)
                 continue
             entry = entry or Entry(partition, record)
             entry.template, entry.partition = record, partition
             reason = str(details_of(record).get("reason", ""))
             if acked(after):
-                out.suppressed["acknowledged"] += 1
+                out.suppress(str(record["rule_id"]), "acknowledged")
                 continue
             held, muted, policy = self.hold(fp, record, now)
             if held is not None:
-                out.suppressed[held.reason] += 1
+                out.suppress(str(record["rule_id"]), held.reason)
                 if after.held != held.key:
                     sent.append(suppressed_record(record, held, now))
                     out.decisions.append((fp, held.key))
@@ -212,6 +259,39 @@ class Lifecycle:
                 out.end(fp, entry.partition)
             else:
                 out.merge(due(self.config, fp, entry, state, now, self.hold))
+        return out
+
+    def step(
+        self,
+        pending: dict[str, Action],
+        entries: Iterable[tuple[str, Any]],
+        get_state: Callable[[str], StoredState | None],
+        get_entry: Callable[[str], Any],
+        owns: Callable[[int], bool],
+    ) -> Changes:
+        """One tick of the worker: the pending user actions whose episode is owned here (``owns``
+        its partition) are applied and taken out of ``pending`` (one older than
+        :data:`PENDING_ACTION_MS` with no owner is dropped: its owner applied it), then what is due
+        for the owned ``entries`` (the lifecycle table's items). An episode acted on in this step
+        has its timers left to the next, which sees the state the action made (an acknowledgement
+        and an escalation of the same episode never come out of one step)."""
+        now = self.now()
+        out = Changes()
+        acted: set[str] = set()
+        for fp, action in list(pending.items()):
+            stored = get_state(fp)
+            if stored and owns(int(stored[0])):
+                del pending[fp]
+                acted.add(fp)
+                out.merge(self.apply(action, stored, get_entry(fp)))
+            elif now - action.at > PENDING_ACTION_MS:
+                del pending[fp]
+        owned = []
+        for fp, value in entries:
+            entry = Entry.from_value(value)
+            if entry is not None and owns(entry.partition) and fp not in acted:
+                owned.append((fp, entry))
+        out.merge(self.tick(owned, get_state))
         return out
 
     # -- user actions ------------------------------------------------------------------------------

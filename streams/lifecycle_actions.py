@@ -26,6 +26,7 @@ from alertstream.streams.lifecycle_config import LifecycleConfig
 from alertstream.streams.lifecycle_records import (
     ACK_CHANNELS,
     UNACK_CHANNELS,
+    and_paged,
     comment_text,
     derive,
     nodata_record,
@@ -106,12 +107,7 @@ def apply_action(
                     at=action.at,
                     now=now,
                     id_reason=action.action_id,
-                    routes=list(
-                        {
-                            r["receiver"]: r
-                            for r in [*({"receiver": x.receiver, "channel": x.channel} for x in routes), *paged]
-                        }.values()
-                    ),
+                    routes=and_paged(({"receiver": x.receiver, "channel": x.channel} for x in routes), paged),
                     facts=facts,
                     last_seen=state.last_seen,
                 )

@@ -85,6 +85,15 @@ def routes_for(
     return list(out.values())
 
 
+def and_paged(routes: Iterable[Mapping[str, str]], paged: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
+    """``routes`` and the receivers an escalation paged (once each): whoever was told an alert
+    fires is told it ended."""
+    out: dict[str, dict[str, str]] = {}
+    for r in [*routes, *paged]:
+        out.setdefault(r["receiver"], {"receiver": r["receiver"], "channel": r["channel"]})
+    return list(out.values())
+
+
 def comment_text(text: str) -> str:
     """A user's comment as it may appear on an alert (PII patterns redacted, bounded)."""
     return redact_text(text)[:512]

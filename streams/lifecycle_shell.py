@@ -12,7 +12,7 @@
 * **The tick** (every second, never during a rebalance or a table recovery): pending user actions
   whose episode this worker owns are applied; the entries of owned partitions are handed to
   :meth:`Lifecycle.tick`. An action whose owner is not here waits up to
-  :data:`PENDING_ACTION_MS` (a rebalance in progress) and is then dropped: its owner applied it.
+  :data:`~.lifecycle.PENDING_ACTION_MS` (a rebalance in progress) and is then dropped: its owner applied it.
 * **Views first**: no batch is evaluated and no tick runs until the silences, firing and actions
   topics have been read to the end they had at start (at most :data:`VIEWS_CATCH_UP_S`, then a
   warning): a restarted worker must not notify an alert whose silence it has not read yet, nor
@@ -47,17 +47,15 @@ from alertstream.schemas.config import AlertstreamConfig
 from alertstream.schemas.silences import Silence, SilenceError
 from alertstream.streams.changelog_seal import ChangelogSeal
 from alertstream.streams.evaluator import BatchResult, Compiled
-from alertstream.streams.lifecycle import Lifecycle
+from alertstream.streams.lifecycle import Lifecycle, note_action
 from alertstream.streams.lifecycle_config import LifecycleConfig
-from alertstream.streams.lifecycle_state import Changes, Entry
+from alertstream.streams.lifecycle_state import Changes
 
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0
 #: How long the first batch and tick wait for the silences, firing and actions topics to be read to their end.
 VIEWS_CATCH_UP_S = 60.0
-#: An action whose episode no worker here owns is retried this long (a rebalance), then dropped.
-PENDING_ACTION_MS = 10 * 60_000
 
 
 class WorkerSide(Protocol):
@@ -191,9 +189,7 @@ class LifecycleShell:
             elif kind == "silence-":
                 core.drop_silence(item)
             elif kind == "action":
-                known = self.pending.get(item.fingerprint)
-                if known is None or known.at < item.at:
-                    self.pending[item.fingerprint] = item
+                note_action(self.pending, item)
             else:
                 fp, labels = item
                 if labels is None:
@@ -253,25 +249,10 @@ class LifecycleShell:
             if not self._ready():
                 return
             self.drain()
-            changes = Changes()
-            state = self.worker.state
-            now = self.core.now()
-            acted: set[str] = set()
-            for fp, action in list(self.pending.items()):
-                stored = state.get(fp)
-                if stored and int(stored[0]) in self.active:
-                    del self.pending[fp]
-                    acted.add(fp)
-                    changes.merge(self.core.apply(action, stored, self.table.get(fp)))
-                elif now - action.at > PENDING_ACTION_MS:
-                    del self.pending[fp]
-            owned = []
-            for fp, value in list(self.table.items()):
-                entry = Entry.from_value(value)
-                # an episode acted on in this tick: its timers next tick, on the state the action made
-                if entry is not None and entry.partition in self.active and fp not in acted:
-                    owned.append((fp, entry))
-            changes.merge(self.core.tick(owned, state.get))
+            table = self.table
+            changes = self.core.step(
+                self.pending, list(table.items()), self.worker.state.get, table.get, self.active.__contains__
+            )
             if not (changes.alerts or changes.writes or changes.entries or changes.firing):
                 return
             for fp, what in changes.decisions:

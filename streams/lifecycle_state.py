@@ -60,6 +60,8 @@ class Changes:
     entries: dict[str, tuple[int, list[Any] | None]] = field(default_factory=dict)
     firing: dict[str, dict[str, str] | None] = field(default_factory=dict)
     suppressed: Counter[str] = field(default_factory=Counter)
+    #: The same holds by (rule id, reason): the backtest reports them per rule.
+    suppressed_by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: (fingerprint, what happened): the tests' and the debug log's view of each decision
     decisions: list[tuple[str, str]] = field(default_factory=list)
 
@@ -69,7 +71,13 @@ class Changes:
         self.entries.update(other.entries)
         self.firing.update(other.firing)
         self.suppressed.update(other.suppressed)
+        self.suppressed_by_rule.update(other.suppressed_by_rule)
         self.decisions += other.decisions
+
+    def suppress(self, rule_id: str, reason: str) -> None:
+        """One notification of ``rule_id`` held for ``reason`` (silenced, inhibited, muted, acknowledged)."""
+        self.suppressed[reason] += 1
+        self.suppressed_by_rule[(rule_id, reason)] += 1
 
     def end(self, fp: str, partition: int) -> None:
         """The episode is over: forget its entry, tell every worker it no longer fires."""

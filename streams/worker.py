@@ -27,9 +27,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -116,10 +118,15 @@ class WorkerApp:
         self.initial = config
         self.publish = publish
         partitions = (config.topics.overrides.get(t.EVENTS_METRIC) or config.topics).partitions or 6
+        app_name = app_id or f"alertstream-worker-{topics.prefix.strip('.') or 'default'}"
         self.app = BatchApp(
-            app_id or f"alertstream-worker-{topics.prefix.strip('.') or 'default'}",
+            app_name,
             broker=f"kafka://{bootstrap}",
             store="memory://",
+            # Faust makes its data folder even for in-memory tables (the changelog is the state;
+            # nothing is written there): in the temp folder, not the working directory (read-only
+            # in a hardened container; the test suite's checkout filled up with them)
+            datadir=str(Path(tempfile.gettempdir()) / f"{app_name}-data"),
             broker_session_timeout=6,
             broker_heartbeat_interval=1.5,
             topic_partitions=partitions,

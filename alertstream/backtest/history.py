@@ -8,6 +8,12 @@ consumer group's offset moves. A partition is done at its first record past the 
 window; reading stops when every partition is done or nothing new arrived for ``idle_seconds``
 (the local broker's high watermarks are not exact, so "idle" is the reliable end of a topic).
 
+The **lifecycle's inputs** are read too: the silences topic whole (a silence made before the
+window can hold alerts in it) and the user actions (acknowledge, resolve…) of the window, each
+as of the record time the worker would have read it. A silence's first version counts from its
+start when that is earlier (a compacted topic keeps only a silence's latest version: its
+creation record may be gone, its ``starts_at`` is not).
+
 Records are decoded and validated by the worker's own ingest (:class:`alertstream.streams.ingest.Ingest`
 and :class:`~alertstream.streams.ingest.ExternalIngest`, as of their record time), so an event the
 worker refused is refused here too (counted, skipped). Each partition keeps its offset order;
@@ -22,11 +28,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
-from alertstream.backtest.replay import Recorded
+from alertstream.backtest.replay import Noted, Recorded
 from alertstream.runtime.kafka_clients import consumer_config
+from alertstream.schemas.actions import Action, ActionError
 from alertstream.schemas.codec import Codec
+from alertstream.schemas.silences import Silence, SilenceError
 from alertstream.schemas.topics import TopicNames
 from alertstream.streams.ingest import ExternalIngest, Ingest, Invalid
 
@@ -36,6 +44,8 @@ class History:
     """The events of the window (in replay order) and what was skipped."""
 
     events: list[Recorded] = field(default_factory=list)
+    #: silences and user actions, in the order of the time they take effect
+    lifecycle: list[Noted] = field(default_factory=list)
     read: int = 0
     invalid: int = 0
     other_tenants: int = 0
@@ -70,6 +80,7 @@ def read_history(
     )
     lanes: dict[tuple[str, int], list[Recorded]] = {}
     history = History()
+    seen: set[str] = set()  # silence ids met so far
     try:
         starts: list[TopicPartition] = []
         for topic in ingest:
@@ -77,8 +88,10 @@ def read_history(
             if topic not in meta.topics or meta.topics[topic].error is not None:
                 raise SystemExit(f"topic {topic} does not exist")
             starts += [TopicPartition(topic, p, start_ms) for p in meta.topics[topic].partitions]
+        starts += _lifecycle_starts(consumer, topics, start_ms)
         found = consumer.offsets_for_times(starts, timeout=10)
         assigned = [tp for tp in found if tp.offset >= 0]
+        assigned += _whole(consumer, topics.silences)
         open_partitions = {(tp.topic, tp.partition) for tp in assigned}
         if not assigned:
             return history
@@ -99,6 +112,10 @@ def read_history(
                     open_partitions.discard(key)
                     consumer.pause([TopicPartition(topic, partition)])
                     continue
+                if topic not in ingest:  # a silence (from before the window too) or a user action
+                    if (noted := _noted(msg, at, topic == topics.silences, seen, tenant)) is not None:
+                        history.lifecycle.append(noted)
+                    continue
                 if at < start_ms:
                     continue
                 history.read += 1
@@ -115,6 +132,7 @@ def read_history(
         consumer.close()
     merging = time.monotonic()
     history.events = list(_merge(lanes))
+    history.lifecycle.sort(key=lambda n: n.at)  # stable: one silence's versions stay in offset order
     history.reading_seconds += time.monotonic() - merging
     return history
 
@@ -122,3 +140,47 @@ def read_history(
 def _merge(lanes: dict[tuple[str, int], list[Recorded]]) -> Iterator[Recorded]:
     """All lanes by record time, each lane in its own (offset) order."""
     return heapq.merge(*lanes.values(), key=lambda r: r.at)
+
+
+def _lifecycle_starts(consumer: Consumer, topics: TopicNames, start_ms: int) -> list[TopicPartition]:
+    """The actions topic's partitions at the window start (a missing topic: nothing to read)."""
+    meta = consumer.list_topics(topics.actions, timeout=10)
+    if topics.actions not in meta.topics or meta.topics[topics.actions].error is not None:
+        return []
+    return [TopicPartition(topics.actions, p, start_ms) for p in meta.topics[topics.actions].partitions]
+
+
+def _whole(consumer: Consumer, topic: str) -> list[TopicPartition]:
+    """Every non-empty partition of ``topic`` from its beginning."""
+    meta = consumer.list_topics(topic, timeout=10)
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        return []
+    out = []
+    for p in meta.topics[topic].partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        if high > max(low, 0):
+            out.append(TopicPartition(topic, p, OFFSET_BEGINNING))
+    return out
+
+
+def _noted(msg: Message, at: int, silence: bool, seen: set[str], tenant: str | None) -> Noted | None:
+    """A silences or actions record as the lifecycle takes it; None for one it would ignore."""
+    value = msg.value()
+    if silence:
+        if value is None:
+            key = msg.key()
+            return None if key is None else Noted(at, key.decode("utf-8", "replace"))
+        try:
+            s = Silence.from_json(value)
+        except SilenceError:
+            return None
+        first = s.id not in seen
+        seen.add(s.id)
+        return Noted(min(at, s.starts_at) if first else at, s)
+    if value is None:
+        return None
+    try:
+        action = Action.from_json(value)
+    except ActionError:
+        return None
+    return None if tenant is not None and action.tenant != tenant else Noted(at, action)

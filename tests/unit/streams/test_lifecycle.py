@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from alertstream.schemas.events import MetricEvent
 from alertstream.streams.fingerprint import fingerprint
 from alertstream.streams.lifecycle_records import nodata_fingerprint
 from tests.unit.streams.helpers import T0
@@ -111,6 +112,24 @@ def test_inhibition_mutes_the_target_not_the_source_and_releases_it_when_the_sou
     assert brief(p.tick(T0 + 7 * S)) == [("firing", "notify", "released", ["hook"])]
 
 
+def test_a_source_inhibits_a_target_that_fires_in_the_same_batch_whichever_comes_first() -> None:
+    for first, second in (("latency", "db_pool"), ("db_pool", "latency")):
+        p = Pipe(doc(**INHIBIT))
+        value = {"latency": 2.0, "db_pool": 0.95}
+        source = {"latency": "api", "db_pool": "db"}
+        events = [
+            (0, MetricEvent(f"e-{m}", "acme", m, value[m], source[m], T0 + i, {}))
+            for i, m in enumerate((first, second))
+        ]
+        result = p.evaluator.process(events, p.state.get)
+        sent = p._apply(p.lifecycle.after_batch(events, result, p.state.get, p.entries.get))
+        assert sorted((r["rule_id"], r.get("event", "notify")) for r in sent) == [
+            ("api-latency-high", "suppressed"),
+            ("db-pool-saturated", "notify"),
+        ], first
+        assert sorted(p.lifecycle.view.firing) == sorted(r["fingerprint"] for r in sent)  # both fire
+
+
 # -- time intervals --------------------------------------------------------------------------------
 
 
@@ -205,6 +224,17 @@ def test_unacknowledge_starts_the_walk_again() -> None:
     assert brief(unack) == [("firing", "unacknowledged", "unacknowledged", [])]  # no webhook route here
     assert p.tick(T0 + 699 * S) == []
     assert brief(p.tick(T0 + 700 * S)) == [("firing", "notify", "escalation", ["alice"])]
+
+
+def test_the_resolve_of_an_escalated_alert_also_tells_whoever_the_escalation_paged() -> None:
+    p = Pipe(ESCALATING)
+    p.event(95)
+    p.tick(T0 + 300 * S)  # alice paged
+    p.at(T0 + 310 * S)
+    assert brief(p.event(50, at=T0 + 310 * S)) == [("resolved", "notify", "cleared", ["pager", "chat", "alice"])]
+    p.at(T0 + 320 * S)
+    assert brief(p.event(95, at=T0 + 320 * S)) == [("firing", "notify", "new", ["pager", "chat"])]
+    assert brief(p.event(50, at=T0 + 330 * S)) == [("resolved", "notify", "cleared", ["pager", "chat"])]  # no page
 
 
 def test_a_user_resolve_ends_the_episode_and_the_next_breach_opens_a_new_one() -> None:
