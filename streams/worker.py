@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter, deque
@@ -119,14 +120,15 @@ class WorkerApp:
         self.publish = publish
         partitions = (config.topics.overrides.get(t.EVENTS_METRIC) or config.topics).partitions or 6
         app_name = app_id or f"alertstream-worker-{topics.prefix.strip('.') or 'default'}"
+        # Faust makes a data folder even for in-memory tables (the changelog is the state; nothing
+        # is kept there): a private temporary one, removed when the worker stops (run_worker) —
+        # not the working directory (read-only in a hardened container; it filled test checkouts)
+        self.datadir = Path(tempfile.mkdtemp(prefix=f"{app_name}-data-"))
         self.app = BatchApp(
             app_name,
             broker=f"kafka://{bootstrap}",
             store="memory://",
-            # Faust makes its data folder even for in-memory tables (the changelog is the state;
-            # nothing is written there): in the temp folder, not the working directory (read-only
-            # in a hardened container; the test suite's checkout filled up with them)
-            datadir=str(Path(tempfile.gettempdir()) / f"{app_name}-data"),
+            datadir=str(self.datadir),
             broker_session_timeout=6,
             broker_heartbeat_interval=1.5,
             topic_partitions=partitions,
@@ -465,4 +467,7 @@ def run_worker(
     # handlers (aiokafka logs one per message sent). It also writes terminal escape codes even when
     # stdout is a pod's log: they would be the one line of a JSON log that is not JSON.
     runner.spinner = None
-    runner.execute_from_commandline()
+    try:
+        runner.execute_from_commandline()
+    finally:
+        shutil.rmtree(worker.datadir, ignore_errors=True)

@@ -7,6 +7,7 @@ consumers.store.store_group.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,7 @@ def _worker_group(prefix: str) -> str:
     finally:
         worker.feed.stop()
         worker.rate_follower.stop()
+        shutil.rmtree(worker.datadir)
 
 
 def _expected(prefix: str) -> Iterator[tuple[str, str, list[str]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -38,6 +39,7 @@ def worker() -> Iterator[tuple[WorkerApp, list[tuple[str, dict[str, Any]]]]]:
     w.rate_out.send_soon = lambda **kw: sent.append(("rate", kw))
     yield w, sent
     w.feed.stop()
+    shutil.rmtree(w.datadir)
     w.rate_follower.stop()
 
 
@@ -143,6 +145,7 @@ async def test_starting_the_followers_does_not_block_the_event_loop() -> None:
         w.feed.stop()
         w.rate_follower.stop()
         w.lifecycle.stop()
+        shutil.rmtree(w.datadir)
     assert len(gaps) >= 20
     assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.1f} s"
     assert not w.feed.wait_caught_up(0)  # still trying to reach the broker, off the loop
