@@ -22,6 +22,7 @@ REASONS = (
     "http_timeout_status",
     "timeout",
     "connect_error",
+    "tls_error",  # the receiver's certificate is not trusted (a private CA missing from the trust store)
     "dns_failure",
     "transport_error",
     "smtp_transient",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 resolver=CheckedResolver(self.allow_private),
+                # the trust store as this process finds it now (SSL_CERT_FILE / SSL_CERT_DIR, else
+                # the system's), as pyreqwest reads it: not aiohttp's context made at its import
+                ssl=ssl.create_default_context(),
                 limit=self._limit,
                 limit_per_host=self._limit_per_host,
                 ttl_dns_cache=30,
@@ -172,6 +176,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             ) as resp:
                 content = await resp.content.read(MAX_RESPONSE_BYTES)
                 return resp.status, resp.headers, content
+        except aiohttp.ClientConnectorCertificateError as exc:
+            why = getattr(exc.certificate_error, "verify_message", "") or type(exc.certificate_error).__name__
+            raise RetryableDeliveryError(
+                "tls_error", f"the receiver's TLS certificate is not trusted ({why})"
+            ) from None
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, SsrfRefused):
                 raise PermanentDeliveryError("ssrf_refused", exc.os_error.reason) from None

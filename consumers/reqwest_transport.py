@@ -45,6 +45,19 @@ _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 _literal = functools.lru_cache(maxsize=4096)(parse_ip)
 
 
+def _certificate_problem(exc: rx.ConnectError) -> str | None:
+    """The TLS verification failure among a connect error's causes (rustls: "invalid peer
+    certificate: UnknownIssuer"), or None. Only that cause's text: the first cause names the URL,
+    which can hold a secret."""
+    details = getattr(exc, "details", None)
+    causes = details.get("causes") if isinstance(details, dict) else None
+    for cause in causes or []:
+        message = str(cause.get("message", "")) if isinstance(cause, dict) else ""
+        if "certificate" in message and "://" not in message:
+            return f"the receiver's TLS certificate is not trusted ({message[:200]})"
+    return None
+
+
 class ReqwestTransport:
     def __init__(self, allow_private: bool, limit: int = 1000) -> None:
         self.allow_private = allow_private
@@ -80,7 +93,10 @@ class ReqwestTransport:
             raise httpx.ConnectTimeout("connect timeout") from None
         except rx.RequestTimeoutError:
             raise httpx.ReadTimeout("read timeout") from None
-        except rx.ConnectError:
+        except rx.ConnectError as exc:
+            problem = _certificate_problem(exc)
+            if problem is not None:
+                raise RetryableDeliveryError("tls_error", problem) from None
             raise httpx.ConnectError("ConnectError") from None
         except (rx.BuilderError, rx.RedirectError):
             raise PermanentDeliveryError("invalid_address", "invalid URL") from None

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -108,9 +109,12 @@ class Receiver:
     port: int = 0
     delay: float = 0.0
     runner: web.AppRunner | None = None
+    #: serve HTTPS with this context (its certificate) instead of HTTP
+    ssl_context: ssl.SSLContext | None = None
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def on(self, path: str) -> list[Hit]:
         return [h for h in self.hits if h.path == path]
@@ -132,7 +136,7 @@ class Receiver:
         app.router.add_route("*", "/{tail:.*}", handle)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         server = site._server
         assert server is not None
