@@ -55,13 +55,22 @@ def backtest(
     fail_on_increase: Annotated[
         int | None, typer.Option(help="exit 3 when the proposed config sends more than N extra notifications")
     ] = None,
+    silence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--silence",
+            help="a silence to try with the proposed config, over the whole window: matchers as amtool takes them, "
+            'e.g. \'alertname="cpu",entity=~"db-.*"\' (repeatable)',
+        ),
+    ] = None,
 ) -> None:
     """Replay a time window of recorded events through a proposed config and show what would change."""
     from alertstream.backtest.history import read_history
     from alertstream.backtest.html import render
-    from alertstream.backtest.replay import replay
+    from alertstream.backtest.replay import proposed_silences, replay
     from alertstream.backtest.report import Window, compare, increase
     from alertstream.runtime.codecs import build_codec
+    from alertstream.schemas.silences import SilenceError
     from alertstream.streams.evaluator import Compiled
 
     if since is not None and from_ is not None:
@@ -72,6 +81,11 @@ def backtest(
     if start >= end:
         raise typer.BadParameter("the window is empty: start is not before end")
     warm = parse_duration(warmup)
+    try:
+        proposed_held = proposed_silences(silence or [], start - warm, end)
+    except SilenceError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     settings = load_settings("backtest")
     bootstrap = kafka_bootstrap(settings)
     proposed = _config(config, "--config")
@@ -87,6 +101,7 @@ def backtest(
         count_from=start,
         until=end,
         lifecycle=history.lifecycle,
+        only={"proposed": proposed_held},
     )
     counted = sum(1 for r in history.events if r.at >= start)
     window = Window(start, end, counted, history.invalid, tenant, warm)

@@ -234,7 +234,7 @@ class Lifecycle:
                 out.end(fp, partition)
             out.write(fp, partition, replace(after, **FRESH))
             return sent
-        if entry is not None:
+        if entry is not None and (records or not had_entry):  # (without a record it is as it was)
             out.keep(fp, entry)
             if new_episode or not had_entry:
                 out.firing[fp] = alert_labels(entry.template)

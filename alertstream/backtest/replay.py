@@ -37,7 +37,7 @@ starts) but their notifications are not counted.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -45,7 +45,8 @@ import orjson
 
 from alertstream.schemas.actions import Action
 from alertstream.schemas.external_alerts import ExternalAlertEvent
-from alertstream.schemas.silences import Silence
+from alertstream.schemas.matchers import MatcherError, parse_matchers
+from alertstream.schemas.silences import Silence, SilenceError, new_silence
 from alertstream.streams.evaluator import AlertOut, BatchResult, Compiled, Evaluator, Event, StoredState
 from alertstream.streams.external_alerts import ExternalEvaluator, evaluate
 from alertstream.streams.external_timer import EndTimes, row_end
@@ -270,13 +271,18 @@ def replay(
     count_from: int | None = None,
     until: int | None = None,
     lifecycle: Sequence[Noted] = (),
+    only: Mapping[str, Sequence[Noted]] | None = None,
 ) -> dict[str, Outcome]:
     """Feed ``events`` (in order) to one evaluator and lifecycle per config; their outcomes by
-    config name. ``lifecycle``: the recorded silences and user actions, in time order.
+    config name. ``lifecycle``: the recorded silences and user actions, in time order; ``only``:
+    more of them for one config each (the silences a backtest proposes).
 
     After the last event, the lifecycle ticks and received alerts whose end passes are resolved up
     to ``until`` (the end of the window; default: the last event's time)."""
-    lanes = [_Lane(name, compiled, count_from, lifecycle) for name, compiled in configs.items()]
+    lanes = [
+        _Lane(name, compiled, count_from, sorted([*lifecycle, *(only or {}).get(name, ())], key=lambda n: n.at))
+        for name, compiled in configs.items()
+    ]
     batch: list[tuple[int, Replayed]] = []
     append = batch.append
     span_end = batch_start = batch_end = 0
@@ -305,6 +311,20 @@ def replay(
         lane.advance(last)
         lane.outcome.open_states = len(lane.state)
     return {lane.outcome.name: lane.outcome for lane in lanes}
+
+
+def proposed_silences(texts: Sequence[str], start_ms: int, end_ms: int) -> list[Noted]:
+    """Silences a backtest proposes, one per matcher set (``alertname="cpu",entity=~"db-.*"``,
+    amtool's syntax), active over the whole replay. Raises SilenceError naming the bad one."""
+    out = []
+    for i, text in enumerate(texts):
+        try:
+            matchers = parse_matchers(text)
+            silence = new_silence(matchers, start_ms, end_ms, "backtest", "proposed", start_ms, f"proposed-{i + 1}")
+        except (MatcherError, SilenceError) as exc:
+            raise SilenceError(f"--silence {text!r}: {exc}") from None
+        out.append(Noted(start_ms, silence))
+    return out
 
 
 def _every(_partition: int) -> bool:

@@ -24,6 +24,8 @@ from alertstream.api.problems import ApiProblem, not_found, responses
 from alertstream.api.routes import _json, _utc
 from alertstream.schemas.config import parse_config
 from alertstream.schemas.errors import ConfigError
+from alertstream.schemas.matchers import MatcherError, parse_matchers
+from alertstream.schemas.silences import SilenceError, new_silence
 
 MAX_WINDOW = timedelta(days=7)
 MAX_WARMUP = timedelta(days=1)
@@ -104,7 +106,12 @@ async def start_backtest(request: Request, caller: Caller, body: BacktestRequest
     checked_config(body.config, "config")
     if body.baseline is not None:
         checked_config(body.baseline, "baseline")
-    spec = JobSpec(start, end, body.warmup, body.tenant, body.config, body.baseline)
+    for i, matchers in enumerate(body.silences):
+        try:  # as `alertstream backtest --silence` checks it (a silence must select something)
+            new_silence(parse_matchers(matchers), 0, 1, "backtest", "proposed", 0)
+        except (MatcherError, SilenceError) as exc:
+            raise ApiProblem(422, f"silences[{i}]: {exc}", "invalid-request") from None
+    spec = JobSpec(start, end, body.warmup, body.tenant, body.config, body.baseline, tuple(body.silences))
     try:
         job = await runner_of(request.app).submit(spec, caller.actor)
     except Busy:

@@ -60,9 +60,12 @@ class JobSpec:
     tenant: str | None
     config: str
     baseline: str | None
+    #: matcher sets of the silences tried with the proposed config
+    silences: tuple[str, ...] = ()
 
     def window(self) -> dict[str, Any]:
-        return {"from": _iso(self.start), "to": _iso(self.end), "tenant": self.tenant, "warmup": self.warmup}
+        out = {"from": _iso(self.start), "to": _iso(self.end), "tenant": self.tenant, "warmup": self.warmup}
+        return {**out, "silences": list(self.silences)} if self.silences else out
 
     def args(self, folder: Path) -> list[str]:
         out = ["--config", str(folder / "proposed.yaml"), "--from", _iso(self.start), "--to", _iso(self.end)]
@@ -70,6 +73,8 @@ class JobSpec:
             out += ["--baseline", str(folder / "baseline.yaml")]
         if self.tenant is not None:
             out += ["--tenant", self.tenant]
+        for matchers in self.silences:
+            out += ["--silence", matchers]
         return [*out, "--warmup", self.warmup, "--json", "--out", str(folder / "report.html")]
 
 

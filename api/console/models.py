@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
@@ -156,6 +156,12 @@ class BacktestRequest(BaseModel):
     )
     tenant: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")
     warmup: str = Field(default="0s", pattern=r"^[0-9]{1,6}[smhd]$")
+    silences: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="silences to try with the proposed config over the whole window, each a matcher set as amtool "
+        'takes it (e.g. `alertname="cpu",entity=~"db-.*"`)',
+    )
 
     model_config = {"populate_by_name": True}
 

@@ -162,6 +162,18 @@ def test_cli_reports_the_exact_effect_of_each_change_and_writes_nothing(settings
     passes = rec.backtest("--fail-on-increase", "5")
     assert passes.returncode == 0, passes.stderr
 
+    # a silence tried with the proposed config: c95 (critical, cpu) is held, so neither ops nor
+    # pager hear of it, and its resolve is not sent either
+    silenced = rec.backtest("--json", "--silence", 'entity="c95"')
+    assert silenced.returncode == 0, silenced.stderr
+    tried = json.loads(silenced.stdout)
+    assert tried["by_rule"]["cpu"]["proposed"] == {"fired": 1, "resolved": 1, "suppressed": {"silenced": 1}}
+    assert tried["by_rule"]["cpu"]["baseline"] == report["by_rule"]["cpu"]["baseline"]
+    assert sorted(tried["by_receiver"]) == ["ops"]  # pager heard of nothing, under either config
+    bad = rec.backtest("--silence", 'entity=~".*"')
+    assert bad.returncode == 2
+    assert "--silence 'entity=~\".*\"': at least one matcher must not match the empty string" in bad.stderr
+
 
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:

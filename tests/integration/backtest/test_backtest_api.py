@@ -71,6 +71,9 @@ def test_an_admin_backtest_job_reports_what_the_cli_reports_and_tenants_may_not_
         bad = client.post("/api/v1/backtest", json={**body, "config": "rules:\n  - id: cpu\n    metric: 5\n"})
         assert bad.status_code == 422
         assert bad.json()["detail"] == "config: rules[0].metric: Input should be a valid string"
+        bad = client.post("/api/v1/backtest", json={**body, "silences": ['entity="c1"', "garbage"]})
+        assert bad.status_code == 422
+        assert bad.json()["detail"].startswith("silences[1]: 'garbage' is not a matcher")
 
         started = client.post("/api/v1/backtest", json=body)
         assert started.status_code == 202, started.text
@@ -82,16 +85,24 @@ def test_an_admin_backtest_job_reports_what_the_cli_reports_and_tenants_may_not_
         assert by_rule == {"cpu": (3, 2), "mem": (1, 0), "lat": (1, 10)}  # as the CLI's report
         assert report["totals"]["baseline"]["fired"] == 5
         assert report["totals"]["proposed"]["fired"] == 12
+        # the same with a silence tried (as `--silence` in the CLI's test)
+        with_silence = client.post("/api/v1/backtest", json={**body, "silences": ['entity="c95"']})
+        assert with_silence.status_code == 202, with_silence.text
+        tried = _wait_done(client, with_silence.headers["Location"])
+        assert tried["state"] == "done", tried["error"]
+        assert tried["window"]["silences"] == ['entity="c95"']
+        cpu = tried["report"]["by_rule"]["cpu"]["proposed"]
+        assert cpu == {"fired": 1, "resolved": 1, "suppressed": {"silenced": 1}}
         html = client.get(f"{started.headers['Location']}/report.html")
         assert html.status_code == 200
         assert "<svg" in html.text
         assert html.headers["content-security-policy"].startswith("sandbox;")
-        listed = [j["job_id"] for j in client.get("/api/v1/backtest").json()]
-        assert listed == [job["job_id"]]  # the refused requests made no job
+        listed = {j["job_id"] for j in client.get("/api/v1/backtest").json()}
+        assert listed == {job["job_id"], tried["job_id"]}  # the refused requests made no job
     with psycopg.connect(dsn) as conn:
         audited = conn.execute("SELECT actor, action FROM audit_log WHERE action LIKE 'backtest%'").fetchall()
-    assert len(audited) == 1
-    assert audited[0][0].startswith("api-key:")
+    assert len(audited) == 2
+    assert all(actor.startswith("api-key:") and action == "backtest_requested" for actor, action in audited)
 
 
 @needs_chromium
@@ -110,13 +121,15 @@ def test_the_console_backtest_page_runs_a_job_and_shows_its_report(
         page.goto(f"{process.url}/backtest")
         page.fill("#b-config", rec.proposed.read_text())
         page.fill("#b-baseline", rec.base.read_text())
+        page.fill("#b-silences", 'entity="c95"\n')
         page.select_option("#b-since", "6h")
         page.click('[data-action="start-backtest"]')
         page.locator('[data-job-state="done"]').wait_for(timeout=120_000)
         totals = {
             k: page.locator(f'[data-total="{k}"] td').all_inner_texts() for k in ("fired", "resolved", "suppressed")
         }
-        assert totals["fired"] == ["fired", "5", "12", "+7"]  # the CLI's totals for the same history
+        # the CLI's totals for the same history and silence (c95 held: one firing and its resolve fewer)
+        assert totals["fired"] == ["fired", "5", "11", "+6"]
         frame = page.frame_locator("iframe.report")
         frame.locator("svg").first.wait_for(timeout=30_000)  # the HTML report and its chart, in the page
         assert bp.foreign == []

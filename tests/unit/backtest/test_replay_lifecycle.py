@@ -21,12 +21,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from alertstream.backtest.replay import Noted, Outcome, Recorded, replay
+import pytest
+
+from alertstream.backtest.replay import Noted, Outcome, Recorded, proposed_silences, replay
 from alertstream.schemas.actions import new_action
 from alertstream.schemas.config import parse_config
 from alertstream.schemas.events import MetricEvent
 from alertstream.schemas.matchers import parse_matchers
-from alertstream.schemas.silences import new_silence
+from alertstream.schemas.silences import SilenceError, new_silence
 from alertstream.streams.evaluator import Compiled
 from alertstream.streams.fingerprint import fingerprint
 
@@ -164,3 +166,23 @@ def test_without_the_recorded_silence_and_action_the_alerts_go_out_and_escalate(
     pages = sorted((n.rule_id, n.entity) for n in out.records if n.reason == "escalation")
     assert pages == [("cpu", "s1"), ("cpu", "s3"), ("cpu", "s4"), ("pool", "s2")]  # s2's cpu: inhibited
     assert not [n for n in out.records if n.event in ("acknowledged", "suppressed") and n.entity != "s2"]
+
+
+def test_a_proposed_silence_holds_its_alerts_under_the_proposed_config_only() -> None:
+    compiled = Compiled.from_config(parse_config(_doc(False), "test"))
+    tried = proposed_silences(['entity="s4"'], T0, T0 + 700 * S)
+    out = replay(_history(), {"baseline": compiled, "proposed": compiled}, lifecycle=INPUTS, only={"proposed": tried})
+    base, prop = _records(out["baseline"]), _records(out["proposed"])
+    s4 = {k: v for k, v in prop.items() if k[0] == "s4"}
+    assert s4 == {("s4", "firing", "suppressed", "silenced", ()): 1}  # held all along: no firing, no resolve
+    assert {k: v for k, v in base.items() if k[0] == "s4"} == {
+        ("s4", "firing", "notify", "new", ("ops",)): 1,
+        ("s4", "resolved", "notify", "cleared", ("ops",)): 1,
+    }
+    assert {k: v for k, v in prop.items() if k[0] != "s4"} == {k: v for k, v in base.items() if k[0] != "s4"}
+    assert out["proposed"].suppressed[("cpu", "silenced")] == 10 + 21  # s1's 10 as before, s4's 21
+
+
+def test_a_proposed_silence_that_is_not_one_names_itself() -> None:
+    with pytest.raises(SilenceError, match=r"--silence 'entity=~\".\*\"': at least one matcher"):
+        proposed_silences(['entity="ok"', 'entity=~".*"'], T0, T0 + 1)

@@ -73,6 +73,19 @@ def test_a_silence_created_while_firing_holds_repeats_but_lets_the_resolve_throu
     assert brief(p.event(10, at=T0 + 130 * S)) == [("resolved", "notify", "cleared", ["hook"])]
 
 
+def test_a_deduplicated_event_of_a_firing_episode_rewrites_its_row_but_not_its_lifecycle_entry() -> None:
+    """The entry is the same as before (no record, no hold, no walk started): writing it again
+    was one changelog record per firing episode per batch for nothing."""
+    p = Pipe(doc())
+    p.event(95)
+    assert p.last.entries.keys() == {CPU}  # the first notification: the entry is new
+    assert p.event(96, at=T0 + 10 * S) == []  # folded into the episode (dedup)
+    assert p.last.writes.keys() == {CPU}
+    assert p.last.entries == {}
+    assert p.last.firing == {}
+    assert p.entries.keys() == {CPU}  # still there
+
+
 def test_a_fire_and_its_resolve_in_one_batch_both_go_out_unless_the_fire_was_held() -> None:
     p = Pipe(doc())
     assert brief(p.batch(95, 10)) == [

@@ -21,6 +21,7 @@ export async function render(ctx) {
   const since = h("select", { id: "b-since" }, SINCE.map((s) => h("option", { value: s, selected: s === "24h" }, `last ${s}`)));
   const from = h("input", { id: "b-from", type: "datetime-local" });
   const to = h("input", { id: "b-to", type: "datetime-local" });
+  const silences = h("textarea", { id: "b-silences", rows: 2, placeholder: 'one per line, e.g. alertname="cpu",entity=~"db-.*"' });
   const tenant = h("input", { id: "b-tenant", placeholder: "every tenant" });
   const warmup = h("select", { id: "b-warmup" }, WARMUP.map((s) => h("option", { value: s }, s)));
   const submit = h("button", { type: "submit", class: "primary", "data-action": "start-backtest" }, "Run backtest");
@@ -31,6 +32,7 @@ export async function render(ctx) {
   const form = h("form", { class: "card" },
     field("Proposed config (YAML)", config), h("p", {}, h("label", { for: "b-file" }, "or load a file: "), file),
     field("Baseline config (optional)", baseline),
+    field("Silences to try with the proposed config (optional, over the whole window)", silences),
     h("div", { class: "form-row" }, field("Window", since), field("or from", from), field("to", to), field("Tenant", tenant), field("Warm-up", warmup)),
     h("p", {}, submit), status);
   main.append(form, report, h("h2", {}, "Recent backtests"), jobs);
@@ -54,6 +56,8 @@ export async function render(ctx) {
     const body = { config: config.value, warmup: warmup.value };
     if (baseline.value.trim()) body.baseline = baseline.value;
     if (tenant.value.trim()) body.tenant = tenant.value.trim();
+    const tried = silences.value.split("\n").map((line) => line.trim()).filter(Boolean);
+    if (tried.length) body.silences = tried;
     if (from.value) { body.from = new Date(from.value).toISOString(); if (to.value) body.to = new Date(to.value).toISOString(); }
     else body.since = since.value;
     submit.disabled = true;
