@@ -42,6 +42,7 @@ from tests.integration.streams.worker_proc import (
     warm_up,
     write_config,
 )
+from tests.unit.backtest.test_replay_lifecycle import lifecycle_doc
 from tests.unit.backtest.test_replay_report import _history, config_doc
 
 pytestmark = pytest.mark.integration
@@ -220,34 +221,8 @@ def test_config_in_force_replays_to_exactly_the_alerts_the_worker_emitted(
     assert replayed == set(script.expected) | external_expected
 
 
-LIFECYCLE_RULES = [
-    {
-        "id": "cpu",
-        "metric": "cpu",
-        "operator": ">",
-        "warning": 70,
-        "clear": 60,
-        "dedup_window_seconds": 3600,
-        "repeat_interval_seconds": 3600,
-    },
-    {"id": "pool", "metric": "db_pool", "operator": ">", "critical": 0.9, "clear": 0.5},
-]
-LIFECYCLE_CONFIG: dict[str, Any] = {
-    "receivers": [
-        {"name": "ops", "channel": "webhook", "url": "https://hooks.example.com/ops"},
-        {"name": "lead", "channel": "webhook", "url": "https://hooks.example.com/lead"},
-    ],
-    "routes": {"receiver": "ops", "routes": [{"receiver": "ops", "escalation_policy": "db"}]},
-    "inhibit_rules": [
-        {
-            "name": "pool-hides-cpu",
-            "source_matchers": ['alertname="pool"', 'severity="critical"'],
-            "target_matchers": ['alertname="cpu"'],
-            "equal": ["entity"],
-        }
-    ],
-    "escalation_policies": [{"name": "db", "steps": [{"wait_seconds": 5}, {"notify": "lead"}]}],
-}
+#: the unit test's proposed config (tests/unit/backtest/test_replay_lifecycle.py), paging after 5 s
+LIFECYCLE = lifecycle_doc(True, wait_seconds=5)
 Brief = tuple[str, str, str, str, tuple[str, ...]]
 
 
@@ -269,7 +244,8 @@ def _produce(settings: Settings, topic: str, key: str, value: bytes) -> None:
 
 @pytest.fixture
 def lifecycle_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    w = WorkerProcess(settings, write_config(tmp_path / "c.yaml", LIFECYCLE_RULES, **LIFECYCLE_CONFIG))
+    extra = {k: v for k, v in LIFECYCLE.items() if k not in ("rules", "version")}
+    w = WorkerProcess(settings, write_config(tmp_path / "c.yaml", LIFECYCLE["rules"], **extra))
     yield w
     w.stop()
 

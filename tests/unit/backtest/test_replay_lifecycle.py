@@ -38,7 +38,8 @@ SOURCES = ("s1", "s2", "s3", "s4")
 SIDES = ("baseline", "proposed")
 
 
-def _doc(proposed: bool) -> dict[str, Any]:
+def lifecycle_doc(proposed: bool, wait_seconds: int = 120) -> dict[str, Any]:
+    """The config of one side (the integration test runs the proposed one, with a shorter wait)."""
     route: dict[str, Any] = {"receiver": "ops"}
     doc: dict[str, Any] = {
         "version": 2 if proposed else 1,
@@ -69,7 +70,7 @@ def _doc(proposed: bool) -> dict[str, Any]:
                 "equal": ["entity"],
             }
         ]
-        doc["escalation_policies"] = [{"name": "db", "steps": [{"wait_seconds": 120}, {"notify": "lead"}]}]
+        doc["escalation_policies"] = [{"name": "db", "steps": [{"wait_seconds": wait_seconds}, {"notify": "lead"}]}]
         route["routes"] = [{"receiver": "ops", "escalation_policy": "db"}]
     return doc
 
@@ -105,7 +106,7 @@ def _records(outcome: Outcome) -> Counter[tuple[str, str, str, str, tuple[str, .
 
 
 def _run() -> dict[str, Outcome]:
-    configs = {name: Compiled.from_config(parse_config(_doc(name == "proposed"), "test")) for name in SIDES}
+    configs = {name: Compiled.from_config(parse_config(lifecycle_doc(name == "proposed"), "test")) for name in SIDES}
     return replay(_history(), configs, lifecycle=INPUTS)
 
 
@@ -161,7 +162,7 @@ def test_the_held_notifications_are_counted_per_rule_by_reason_and_are_not_notif
 
 
 def test_without_the_recorded_silence_and_action_the_alerts_go_out_and_escalate() -> None:
-    configs = {"proposed": Compiled.from_config(parse_config(_doc(True), "test"))}
+    configs = {"proposed": Compiled.from_config(parse_config(lifecycle_doc(True), "test"))}
     out = replay(_history(), configs)["proposed"]
     pages = sorted((n.rule_id, n.entity) for n in out.records if n.reason == "escalation")
     assert pages == [("cpu", "s1"), ("cpu", "s3"), ("cpu", "s4"), ("pool", "s2")]  # s2's cpu: inhibited
@@ -169,7 +170,7 @@ def test_without_the_recorded_silence_and_action_the_alerts_go_out_and_escalate(
 
 
 def test_a_proposed_silence_holds_its_alerts_under_the_proposed_config_only() -> None:
-    compiled = Compiled.from_config(parse_config(_doc(False), "test"))
+    compiled = Compiled.from_config(parse_config(lifecycle_doc(False), "test"))
     tried = proposed_silences(['entity="s4"'], T0, T0 + 700 * S)
     out = replay(_history(), {"baseline": compiled, "proposed": compiled}, lifecycle=INPUTS, only={"proposed": tried})
     base, prop = _records(out["baseline"]), _records(out["proposed"])
