@@ -30,6 +30,7 @@ from alertstream.local_stack import StackInfo
 from alertstream.runtime.kafka_clients import producer_config
 from tests.browser import CHROMIUM, browser_page
 from tests.dashboard_render import Series, legend, render
+from tests.polling import eventually
 from tests.prometheus_server import PROMETHEUS, PrometheusServer
 from tests.webhook_sink import WebhookSink
 
@@ -61,17 +62,6 @@ def _substitute(expr: str, values: dict[str, str]) -> str:
     for name, value in sorted(values.items(), key=lambda kv: -len(kv[0])):
         expr = expr.replace(f"${name}", value)
     return expr
-
-
-def _wait(pred: Any, timeout: float, check: Any = None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        if check is not None:
-            check()
-        time.sleep(0.5)
-    return bool(pred())
 
 
 def _publish(env: dict[str, str], lines: list[dict[str, Any]]) -> None:
@@ -128,7 +118,9 @@ def test_every_dashboard_query_returns_data_from_a_running_pipeline(stack: Stack
                 producer = Producer(producer_config(stack.bootstrap))
                 producer.produce(f"{prefix}events.metric", key=b"k", value=b"not avro")  # one invalid event
                 assert producer.flush(10) == 0
-                assert _wait(lambda: len(sink.bodies) >= 6, 180, pipeline.check), "notifications did not arrive"
+                assert eventually(lambda: len(sink.bodies) >= 6, 180, check=pipeline.check), (
+                    "notifications did not arrive"
+                )
 
                 values = {"__rate_interval": WINDOW, "instance": ".*"}
                 for var in dashboard["templating"]["list"]:
@@ -153,7 +145,7 @@ def test_every_dashboard_query_returns_data_from_a_running_pipeline(stack: Stack
                             return False
                     return True
 
-                answered = _wait(all_answer, 120, pipeline.check)
+                answered = eventually(all_answer, 120, check=pipeline.check)
                 empty = {e: r for e, r in answers.items() if not r or not all(math.isfinite(float(v)) for _, v in r)}
                 assert answered, f"queries without finite data: {json.dumps(empty, indent=1)}"
                 # each consumer exports the lag of its own group: the worker (Faust), deliver and store
@@ -166,7 +158,10 @@ def test_every_dashboard_query_returns_data_from_a_running_pipeline(stack: Stack
                 def lag_groups() -> set[str]:
                     return {labels["group"] for labels, _ in prom.series("alertstream_consumer_lag")}
 
-                assert _wait(lambda: lag_groups() == groups, 60, pipeline.check), (lag_groups(), _lag_lines(pipeline))
+                assert eventually(lambda: lag_groups() == groups, 60, check=pipeline.check), (
+                    lag_groups(),
+                    _lag_lines(pipeline),
+                )
                 # and the queries of what surely happened are not just there but above zero
                 for expr, labels in _HAPPENED:
                     got = {json.dumps(lb, sort_keys=True): float(v) for lb, v in prom.series(_substitute(expr, values))}
@@ -211,7 +206,7 @@ def _check_alert_rules(prom: PrometheusServer) -> None:
         rules = prom.rules()
         return len(rules) > 0 and all(r["health"] == "ok" for r in rules)
 
-    assert _wait(evaluated, 30), [(r["name"], r["health"], r.get("lastError")) for r in prom.rules()]
+    assert eventually(evaluated, 30), [(r["name"], r["health"], r.get("lastError")) for r in prom.rules()]
     assert {r["name"] for r in prom.rules()} == set(re.findall(r"^\s+- alert: (\w+)$", RULES.read_text(), re.M))
     # a healthy pipeline pages nobody (the rules with a `for` have not had the time; the others must not)
     assert prom.series('ALERTS{alertstate="firing"}') == []

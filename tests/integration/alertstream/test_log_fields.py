@@ -13,7 +13,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any
 
@@ -24,6 +23,7 @@ from alertstream.consumers.db import create_schema, drop_schema
 from alertstream.consumers.model import delivery_id
 from alertstream.local_stack import StackInfo
 from alertstream.streams.sanitise import redact_text
+from tests.polling import eventually
 from tests.webhook_sink import WebhookSink
 
 pytestmark = pytest.mark.integration
@@ -32,16 +32,6 @@ TOKEN = "tok_" + uuid.uuid4().hex
 PASSWORD = "pw_" + uuid.uuid4().hex
 EMAIL = "jane.doe@example.com"
 FIELDS = {"time", "level", "logger", "message", "process", "pid"}
-
-
-def _wait(pred: Any, timeout: float, check: Any) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        check()
-        time.sleep(0.3)
-    return bool(pred())
 
 
 def _with_password(url: str) -> str:
@@ -111,11 +101,11 @@ def test_json_lines_carry_the_ids_and_no_secret_or_pii(stack: StackInfo) -> None
             def dead_letter_logged() -> bool:
                 return any("dead-lettered" in line.get("message", "") for line in _lines(pipeline, "deliver-0"))
 
-            assert _wait(dead_letter_logged, 180, pipeline.check), _tail(pipeline)
+            assert eventually(dead_letter_logged, 180, check=pipeline.check), _tail(pipeline)
             # the retried one arrives from retry tier 1 (10 s later)
-            assert _wait(lambda: [b["entity"] for b in sink.bodies].count(flaky) == 2, 120, pipeline.check)
+            assert eventually(lambda: [b["entity"] for b in sink.bodies].count(flaky) == 2, 120, check=pipeline.check)
             publish(sentinel)  # a later alert delivered: the lines of the first ones are all written by then
-            assert _wait(lambda: any(b["entity"] == sentinel for b in sink.bodies), 120, pipeline.check)
+            assert eventually(lambda: any(b["entity"] == sentinel for b in sink.bodies), 120, check=pipeline.check)
             # the worker redacts the address out of the alerts themselves
             assert sink.entities() == sorted([*(redact_text(s) for s in (bad, good, sentinel)), flaky, flaky])
         finally:

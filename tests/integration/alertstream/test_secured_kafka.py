@@ -13,16 +13,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from alertstream.bench.pipeline import PROBE_METRIC, Pipeline, e2e_config
 from alertstream.consumers.db import create_schema, drop_schema
 from alertstream.local_stack import StackInfo, _wait_port, die_with_parent, free_port
+from tests.polling import eventually
 from tests.tls_kafka import STUNNEL, TlsKafka
 from tests.webhook_sink import WebhookSink
 
@@ -46,17 +45,6 @@ def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Complet
         timeout=120,
         check=False,
     )
-
-
-def _wait(pred: Any, timeout: float, check: Any = None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        if check is not None:
-            check()
-        time.sleep(0.2)
-    return bool(pred())
 
 
 def _events(run: str, sources: list[str]) -> str:
@@ -89,10 +77,10 @@ def test_the_pipeline_runs_through_tls(tls: TlsKafka, stack: StackInfo) -> None:
             run = uuid.uuid4().hex[:6]
             published = _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["a", "b", "c"]))
             assert published.returncode == 0, published.stderr
-            assert _wait(lambda: len(sink.bodies) >= 3, 180, pipeline.check), pipeline_logs(pipeline)
+            assert eventually(lambda: len(sink.bodies) >= 3, 180, check=pipeline.check), pipeline_logs(pipeline)
             # the sentinel: a later event's notification, so an extra one of the first three is in by now
             assert _cli(pipeline.env, "publish", "events.metric", "-", stdin=_events(run, ["z"])).returncode == 0
-            assert _wait(lambda: f"{run}-z" in sink.entities(), 120, pipeline.check), pipeline_logs(pipeline)
+            assert eventually(lambda: f"{run}-z" in sink.entities(), 120, check=pipeline.check), pipeline_logs(pipeline)
             assert sink.entities() == [f"{run}-{s}" for s in ("a", "b", "c", "z")]
             logs = pipeline_logs(pipeline)
             assert "Traceback" not in logs, logs

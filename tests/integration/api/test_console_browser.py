@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from alertstream.schemas.events import MetricEvent
 from tests.browser import BrowserPage, browser_page, needs_chromium
 from tests.integration.consumers.helpers import schema_dsn
 from tests.integration.streams.worker_proc import SENTINEL_METRIC, WorkerProcess, publish, warm_up, write_config
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.integration, needs_chromium]
 #: The docs' pictures are rewritten only when asked (``ALERTSTREAM_WRITE_DOCS=1``): a test run leaves the tree clean.
@@ -100,16 +101,6 @@ class Hook(ThreadingHTTPServer):
 
     def delivered(self, entity: str) -> int:
         return sum(f'"{entity}"' in b for b in self.bodies)
-
-
-def wait_until(check: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"not within {within} s: {what}")
 
 
 class Pipeline:

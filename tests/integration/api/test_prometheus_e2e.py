@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +36,7 @@ from alertstream.schemas.config import load_config
 from tests.amtool import AMTOOL, query
 from tests.integration.consumers.helpers import schema_dsn
 from tests.integration.streams.worker_proc import WorkerProcess
+from tests.polling import wait_until
 from tests.prometheus_server import PROMETHEUS, PrometheusServer
 
 pytestmark = [
@@ -108,16 +109,6 @@ class Stack:
     config: Path
     workers: list[WorkerProcess]
     logs: Path
-
-
-def wait_until(pred: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"not within {within:g} s: {what}")
 
 
 def _child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

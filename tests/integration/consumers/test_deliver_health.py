@@ -17,6 +17,7 @@ from alertstream.runtime.settings import Settings
 from alertstream.schemas.codec import Codec
 from tests import probes
 from tests.integration.consumers.helpers import config_with, make_alert, publish_alerts, schema_dsn
+from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
 STALL_S = 3.0
@@ -46,15 +47,6 @@ def probe(port: int, path: str) -> tuple[int, Any]:
     return status, (json.loads(text) if path != "/metrics" else text)
 
 
-def wait_for(cond: Any, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return bool(cond())
-
-
 def test_a_wedged_deliver_loop_fails_healthz_and_readyz_follows_the_assignment(settings: Settings) -> None:
     assert settings.kafka_bootstrap is not None
     assert settings.database_url is not None
@@ -81,7 +73,7 @@ def test_a_wedged_deliver_loop_fails_healthz_and_readyz_follows_the_assignment(s
         assert status == 503
         assert before["failing"] == ["database", "partitions"]
         runner.start()
-        assert wait_for(lambda: probe(port, "/readyz")[0] == 200, 60), probe(port, "/readyz")
+        assert eventually(lambda: probe(port, "/readyz")[0] == 200, 60), probe(port, "/readyz")
         ready = probe(port, "/readyz")[1]
         assert ready["checks"]["partitions"]["ok"] is True
         assert set(ready["checks"]) == {"broker", "database", "partitions"}
@@ -90,7 +82,7 @@ def test_a_wedged_deliver_loop_fails_healthz_and_readyz_follows_the_assignment(s
         publish_alerts(settings.kafka_bootstrap, settings.topics.alerts, [make_alert([("a", "webhook")])])
         assert channel.entered.wait(60), "the delivery never started"
         wedged_at = time.monotonic()
-        assert wait_for(lambda: probe(port, "/healthz")[0] == 503, STALL_S + 10)
+        assert eventually(lambda: probe(port, "/healthz")[0] == 503, STALL_S + 10)
         # not before the stall limit (the last beat came a few ms before the channel wedged)
         assert time.monotonic() - wedged_at >= STALL_S - 0.25
         status, body = probe(port, "/healthz")
@@ -101,7 +93,7 @@ def test_a_wedged_deliver_loop_fails_healthz_and_readyz_follows_the_assignment(s
         assert probe(port, "/metrics")[0] == 200, "the metrics thread still answers: why /metrics is no probe"
 
         channel.release.set()
-        assert wait_for(lambda: probe(port, "/healthz")[0] == 200, 30), "healthy again once the loop moves"
+        assert eventually(lambda: probe(port, "/healthz")[0] == 200, 30), "healthy again once the loop moves"
     finally:
         channel.release.set()
         loop.call_soon_threadsafe(stop.set)

@@ -153,10 +153,3 @@ class ThreadReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait_until(what: str, condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.1)

@@ -30,10 +30,10 @@ from tests.integration.streams.lifecycle_stack import (
     alerts_until,
     briefs,
     reason,
-    wait_until,
 )
 from tests.integration.streams.worker_proc import WorkerProcess, publish, settled_alerts, start_worker, warm_up
 from tests.integration.streams.worker_proc import write_config as worker_config
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +111,7 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
             def stored() -> bool:
                 return client.get(f"/api/v1/alerts/{first['alert_id']}").status_code == 200
 
-            wait_until("the store writes the alert", stored)
+            wait_until(stored, 60, "the store writes the alert")
             acked = client.post(f"/api/v1/alerts/{first['alert_id']}/ack", json={"comment": "on it"})
             assert acked.status_code == 202, acked.text
             assert acked.json()["fingerprint"] == fp1
@@ -119,7 +119,7 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
             def pd(fp: str) -> list[str]:
                 return [h.body["event_action"] for h in receiver.hits("/pd") if h.body["dedup_key"] == fp]
 
-            wait_until("PagerDuty receives the acknowledgement", lambda: "acknowledge" in pd(fp1))
+            wait_until(lambda: "acknowledge" in pd(fp1), 60, "PagerDuty receives the acknowledgement")
             at_ack = alerts_until(settings, lambda a: any(x["event"] == "acknowledged" for x in a))
             paged_before_ack = len(_escalations(at_ack, "db-1"))
             control_before = len(_escalations(at_ack, "db-2"))
@@ -134,7 +134,7 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
             bulk = client.post("/api/v1/alerts/resolve", json={"matchers": ['entity="db-2"'], "comment": "done"})
             assert bulk.status_code == 202, bulk.text
             assert bulk.json()["matched"] == 1
-            wait_until("PagerDuty receives both resolves", lambda: "resolve" in pd(fp1) and "resolve" in pd(fp2))
+            wait_until(lambda: "resolve" in pd(fp1) and "resolve" in pd(fp2), 60, "PagerDuty receives both resolves")
 
             alerts = settled_alerts(settings, worker)
             db1 = briefs(alerts, "db-1")
@@ -155,7 +155,7 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
                 ("resolved", "notify", "resolved_by_user"),
             }
 
-            wait_until("PagerDuty has the control's repeat", lambda: pd(fp2) == ["trigger", "trigger", "resolve"])
+            wait_until(lambda: pd(fp2) == ["trigger", "trigger", "resolve"], 60, "PagerDuty has the control's repeat")
             assert pd(fp1) == ["trigger", "acknowledge", "resolve"]  # one dedup key: trigger → acknowledge → resolve
             # the lead got each db-1 record routed to it exactly once: its pages, the acknowledgement, the resolve
             to_lead = [x["alert_id"] for x in alerts if x["fingerprint"] == fp1 and "lead" in receivers(x)]
@@ -163,7 +163,7 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
             def lead_ids() -> list[str]:
                 return [h.body["alert_id"] for h in receiver.hits("/lead") if h.body["fingerprint"] == fp1]
 
-            wait_until("the lead's notifications are delivered", lambda: set(lead_ids()) >= set(to_lead))
+            wait_until(lambda: set(lead_ids()) >= set(to_lead), 60, "the lead's notifications are delivered")
             assert Counter(lead_ids()) == Counter(to_lead)
             assert [reason(x) for x in alerts if x["alert_id"] in to_lead] == [
                 *["escalation"] * paged_before_ack,
@@ -176,7 +176,7 @@ def test_ack_stops_escalation_and_renotification_pagerduty_gets_acknowledge_and_
                 assert r.status_code == 200, r.text
                 return [e["action"] for e in r.json()["entries"]]
 
-            wait_until("the trail has the resolve", lambda: "resolved" in trail())
+            wait_until(lambda: "resolved" in trail(), 60, "the trail has the resolve")
             actions = trail()
             # explain names the lifecycle's decisions: the page and the acknowledgement
             page = _escalations(alerts, "db-1")[0]
