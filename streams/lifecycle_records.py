@@ -78,16 +78,12 @@ def routes_for(
     template: Mapping[str, Any], channels: frozenset[str], extra: Iterable[Mapping[str, str]] = ()
 ) -> list[dict[str, str]]:
     """The template's routes (and ``extra``, e.g. receivers an escalation paged) of ``channels``."""
-    out: dict[str, dict[str, str]] = {}
-    for r in [*(template.get("routes") or []), *extra]:
-        if r["channel"] in channels and r["receiver"] not in out:
-            out[r["receiver"]] = {"receiver": r["receiver"], "channel": r["channel"]}
-    return list(out.values())
+    return [r for r in and_paged(template.get("routes") or [], extra) if r["channel"] in channels]
 
 
 def and_paged(routes: Iterable[Mapping[str, str]], paged: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
-    """``routes`` and the receivers an escalation paged (once each): whoever was told an alert
-    fires is told it ended."""
+    """``routes`` and the receivers an escalation paged (once each, first route kept): whoever was
+    told an alert fires is told it ended."""
     out: dict[str, dict[str, str]] = {}
     for r in [*routes, *paged]:
         out.setdefault(r["receiver"], {"receiver": r["receiver"], "channel": r["channel"]})

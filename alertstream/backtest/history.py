@@ -84,11 +84,11 @@ def read_history(
     try:
         starts: list[TopicPartition] = []
         for topic in ingest:
-            meta = consumer.list_topics(topic, timeout=10)
-            if topic not in meta.topics or meta.topics[topic].error is not None:
+            partitions = _partitions(consumer, topic)
+            if partitions is None:
                 raise SystemExit(f"topic {topic} does not exist")
-            starts += [TopicPartition(topic, p, start_ms) for p in meta.topics[topic].partitions]
-        starts += _lifecycle_starts(consumer, topics, start_ms)
+            starts += [TopicPartition(topic, p, start_ms) for p in partitions]
+        starts += [TopicPartition(topics.actions, p, start_ms) for p in _partitions(consumer, topics.actions) or []]
         found = consumer.offsets_for_times(starts, timeout=10)
         assigned = [tp for tp in found if tp.offset >= 0]
         assigned += _whole(consumer, topics.silences)
@@ -142,21 +142,18 @@ def _merge(lanes: dict[tuple[str, int], list[Recorded]]) -> Iterator[Recorded]:
     return heapq.merge(*lanes.values(), key=lambda r: r.at)
 
 
-def _lifecycle_starts(consumer: Consumer, topics: TopicNames, start_ms: int) -> list[TopicPartition]:
-    """The actions topic's partitions at the window start (a missing topic: nothing to read)."""
-    meta = consumer.list_topics(topics.actions, timeout=10)
-    if topics.actions not in meta.topics or meta.topics[topics.actions].error is not None:
-        return []
-    return [TopicPartition(topics.actions, p, start_ms) for p in meta.topics[topics.actions].partitions]
+def _partitions(consumer: Consumer, topic: str) -> list[int] | None:
+    """The partitions of ``topic``; None when it does not exist."""
+    meta = consumer.list_topics(topic, timeout=10)
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        return None
+    return list(meta.topics[topic].partitions)
 
 
 def _whole(consumer: Consumer, topic: str) -> list[TopicPartition]:
-    """Every non-empty partition of ``topic`` from its beginning."""
-    meta = consumer.list_topics(topic, timeout=10)
-    if topic not in meta.topics or meta.topics[topic].error is not None:
-        return []
+    """Every non-empty partition of ``topic`` from its beginning (a missing topic: none)."""
     out = []
-    for p in meta.topics[topic].partitions:
+    for p in _partitions(consumer, topic) or []:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
         if high > max(low, 0):
             out.append(TopicPartition(topic, p, OFFSET_BEGINNING))
