@@ -1,16 +1,20 @@
 # syntax=docker/dockerfile:1
 # The alertstream image: the wheel in a slim Python, run as a non-root user, `alertstream` as the
 # entrypoint (the Helm chart's image; deploy/helm/alertstream/values.yaml `image.repository`).
-# The build stage compiles nothing of ours but may need a compiler for a dependency without a wheel;
-# the final stage has no compiler, no pip cache and no build tools.
+# The build stage compiles setup.py's hot modules with mypyc (gcc) and any dependency without a
+# wheel; the final stage has no compiler, no pip cache and no build tools.
 
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 WORKDIR /src
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/alertstream \
  && /opt/alertstream/bin/pip install --no-cache-dir --upgrade pip==26.3
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY alertstream ./alertstream
 COPY schemas ./schemas
 COPY runtime ./runtime

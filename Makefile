@@ -1,5 +1,5 @@
 # The two set-up commands on a fresh machine are `make test` and `make dev`: each creates or
-# refreshes .venv itself (re-installing only when pyproject.toml changed).
+# refreshes .venv itself (re-installing only when pyproject.toml, setup.py or a compiled module changed).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,8 @@ SYSTEM_TOOLS := prometheus:prometheus amtool:prometheus-alertmanager chromium:ch
 
 .PHONY: venv test unit integration lint dev bench clean
 
-$(STAMP): pyproject.toml
+# setup.py and its COMPILED sources too: the editable install's compiled module shadows its source
+$(STAMP): pyproject.toml setup.py schemas/avro_writer.py schemas/label_fingerprint.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'

@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 
 PREFIX = "ask_"
-_KEY = re.compile(r"^ask_([a-z2-7]{12})_([A-Za-z0-9_-]{43})$")
-_TENANT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+_KEY = re.compile(r"^ask_([a-z2-7]{12})_([A-Za-z0-9_-]{43})\Z")
+_TENANT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}\Z")  # \Z: `$` also matches before a final newline
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ def _query(
     pattern = None
     if receiver is not None:
         try:
-            pattern = re.compile(f"^(?:{receiver})$")
+            pattern = re.compile(f"^(?:{receiver})\\Z")
         except re.error as exc:
             raise ApiProblem(400, f"receiver: invalid regex: {exc}", "invalid-request") from None
     return AlertQuery(tuple(matchers), pattern, active, silenced, inhibited, unprocessed, muted)

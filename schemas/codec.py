@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
 
+from alertstream.schemas import avro_writer
 from alertstream.schemas.errors import CodecError, SchemaRegistryUnavailable
 
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -72,6 +73,8 @@ class SchemaVersion:
     canonical: str
     fingerprint: bytes
     runtime: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The compiled writer's plan of the schema (:mod:`.avro_writer`); None: fastavro writes it.
+    plan: avro_writer.Node | None = field(default=None, repr=False, compare=False)
 
 
 def _version(parsed: Any) -> SchemaVersion:
@@ -86,6 +89,7 @@ def _version(parsed: Any) -> SchemaVersion:
         canonical=canonical,
         fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
         runtime=runtime,
+        plan=avro_writer.prepare(runtime),
     )
 
 
@@ -207,12 +211,17 @@ class Codec:
         validate first (:mod:`alertstream.schemas.events`) so that this is a programming error, not input.
         """
         schema = self.current[name]
-        out = io.BytesIO()
         if self.registry is not None and topic is not None:
-            out.write(struct.pack(">bI", CONFLUENT_MAGIC, self._registry_id(topic, schema)))
+            header = struct.pack(">bI", CONFLUENT_MAGIC, self._registry_id(topic, schema))
         else:
-            out.write(SINGLE_OBJECT_MAGIC)
-            out.write(schema.fingerprint)
+            header = SINGLE_OBJECT_MAGIC + schema.fingerprint
+        if schema.plan is not None:
+            try:
+                return avro_writer.encode(schema.plan, header, record)
+            except (avro_writer.Fallback, UnicodeEncodeError, OverflowError):
+                pass  # not a record the compiled writer encodes exactly: fastavro's bytes, or its error
+        out = io.BytesIO()
+        out.write(header)
         try:
             schemaless_writer(out, schema.runtime, record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:

@@ -19,7 +19,6 @@ not part of the fingerprint, so the same alert sent with and without it is one a
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import uuid
@@ -30,17 +29,19 @@ from typing import Any
 
 from alertstream.schemas.errors import ValidationError
 from alertstream.schemas.events import _storable, _text, check_not_future
+from alertstream.schemas.label_fingerprint import TENANT_LABEL, fingerprint
 
-#: The label that names an alert's tenant (an admin key's alerts), also shown in every label set.
-TENANT_LABEL = "tenant"
+__all__ = ["TENANT_LABEL", "ExternalAlertEvent", "external_alert", "fingerprint", "postable_alert"]
+
 MAX_LABELS = 64
 MAX_LABEL_NAME = 256
 MAX_LABEL_VALUE = 1024
 MAX_ANNOTATIONS = 64
 MAX_ANNOTATION_VALUE = 16_384
 MAX_URL = 4096
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_TENANT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+#: fullmatch: a ``$`` would let a name end in a newline
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_TENANT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}\Z")  # \Z: `$` also matches before a final newline
 _RECORD_FIELDS = {
     "event_id",
     "tenant",
@@ -52,17 +53,6 @@ _RECORD_FIELDS = {
     "received_at",
     "source",
 }
-
-
-def fingerprint(tenant: str, labels: Mapping[str, str]) -> str:
-    """32 hex of SHA-256 over the tenant and the sorted label pairs (length-prefixed, so no two
-    label sets share a text; the ``ext`` tag keeps them apart from rule fingerprints)."""
-    parts = ["ext", tenant]
-    for name in sorted(labels):
-        if name != TENANT_LABEL:
-            parts += [name, labels[name]]
-    text = "".join(f"{len(p)}:{p}" for p in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def valid_tenant(tenant: str) -> bool:
@@ -113,7 +103,7 @@ def _pairs(value: Any, path: str, most: int, longest: int, *, names: bool) -> di
         raise ValidationError("wrong_type", "expected an object of strings", path=path)
     if len(value) > most:
         raise ValidationError("too_large", f"more than {most} entries", path=path)
-    name_ok = _LABEL_NAME.match if names else None
+    name_ok = _LABEL_NAME.fullmatch if names else None
     out: dict[str, str] = {}
     for k, v in value.items():
         # one test per pair on the way in (a batch of 100 alerts is ~1,000 pairs); the reason only
@@ -139,7 +129,7 @@ def _pair_problem(k: Any, v: Any, path: str, longest: int, names: bool) -> Valid
     where = f"{path}.{k}" if isinstance(k, str) and _storable(k) else path
     if not isinstance(k, str) or not _storable(k) or len(k) > MAX_LABEL_NAME:
         return ValidationError("bad_name", "names are text of at most 256 characters", path=where)
-    if names and not _LABEL_NAME.match(k):
+    if names and not _LABEL_NAME.fullmatch(k):
         return ValidationError("bad_name", "a label name is [a-zA-Z_][a-zA-Z0-9_]*", path=where)
     if not isinstance(v, str):
         return ValidationError("wrong_type", f"expected a string, got {type(v).__name__}", path=where)

@@ -30,7 +30,7 @@ OPS: tuple[Op, ...] = ("=~", "!~", "!=", "=")  # longest first, for parsing
 RESERVED = ("alertname", "rule", "tenant", "severity", "entity")
 MAX_VALUE = 1024
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*\Z")  # \Z: `$` also matches before a final newline
 
 
 class MatcherError(ValueError):
@@ -40,7 +40,7 @@ class MatcherError(ValueError):
 @functools.lru_cache(maxsize=4096)
 def _compiled(pattern: str) -> re.Pattern[str]:
     try:
-        return re.compile(f"^(?:{pattern})$")
+        return re.compile(f"^(?:{pattern})\\Z")  # Go's `$`: the very end (Python's also matches before a final newline)
     except re.error as exc:
         raise MatcherError(f"invalid regex {pattern!r}: {exc}") from None
 

@@ -61,7 +61,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     for name in _dockerfile_sources():
         origin = ROOT / name
         if origin.is_dir():
-            shutil.copytree(origin, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(origin, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
         else:
             shutil.copy2(origin, src / name)
     built = _run(
@@ -96,6 +96,8 @@ def test_wheel_has_one_import_package_and_its_data_files(installed: Installed) -
     assert "alertstream/schemas/alertstream.v1.Alert.avsc" in record
     assert "alertstream/schemas/example-config.yaml" in record
     assert "alertstream/py.typed" in record
+    # setup.py's mypyc modules are compiled into the wheel (the build stage has gcc)
+    assert any(p.startswith("alertstream/schemas/avro_writer.cpython-") and p.endswith(".so") for p in record), record
     assert f"{dist_info}/licenses/LICENSE" in record
 
 
@@ -105,6 +107,19 @@ def test_installed_package_does_not_claim_generic_names(installed: Installed, tm
     done = _run([str(installed.bin / "python"), "-c", probe], cwd=tmp_path, env=_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_installed_codec_writes_with_the_compiled_writer(installed: Installed, tmp_path: Path) -> None:
+    probe = (
+        "from alertstream.schemas import avro_writer, codec as c; codec = c.Codec();"
+        " print(avro_writer.__file__); print(codec.current[c.EXTERNAL_ALERT].plan is not None)"
+    )
+    done = _run([str(installed.bin / "python"), "-c", probe], cwd=tmp_path, env=_env())
+    assert done.returncode == 0, done.stderr
+    path, planned = done.stdout.split()
+    assert path.startswith(str(installed.bin.parent)), path
+    assert path.endswith(".so"), path
+    assert planned == "True"
 
 
 def test_help_and_config_validate(installed: Installed, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ def test_a_key_is_a_public_id_and_a_256_bit_secret_and_only_its_sha256_is_kept()
         "ask_UPPERCASE1234_" + "a" * 43,
         "ask_abcdefghijkl_" + "a" * 42,
         "ask_abcdefghijkl_" + "!" * 43,
+        "ask_abcdefghijkl_" + "a" * 43 + "\n",  # `$` matched before a final newline
     ],
 )
 def test_malformed_keys_have_no_id(presented: str) -> None:
@@ -42,6 +43,7 @@ def test_tenant_names_are_bounded() -> None:
     assert keys.valid_tenant("acme-prod.eu:1@x")
     assert not keys.valid_tenant("")
     assert not keys.valid_tenant("a b")
+    assert not keys.valid_tenant("acme\n")  # `$` matched before a final newline
     assert not keys.valid_tenant("x" * 129)
 
 

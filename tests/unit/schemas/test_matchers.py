@@ -36,6 +36,14 @@ def test_operators_with_alertmanager_semantics(text: str, expected: bool) -> Non
     assert parse_matcher(text).matches(LABELS) is expected
 
 
+def test_a_regex_is_anchored_at_the_very_end_as_in_go() -> None:
+    """Python's ``$`` also matches before a final newline; Go's (Alertmanager's) does not."""
+    assert not parse_matcher('instance=~"myweb1"').matches({"instance": "myweb1\n"})
+    assert parse_matcher('instance!~"myweb1"').matches({"instance": "myweb1\n"})
+    with pytest.raises(MatcherError):
+        Matcher("team\n", "=", "db")
+
+
 def test_list_syntax_with_braces_commas_and_quotes() -> None:
     ms = parse_matchers('{alertname="cpu-high", team=~"db|api", note="a, b"}')
     assert [str(m) for m in ms] == ['alertname="cpu-high"', 'team=~"db|api"', 'note="a, b"']

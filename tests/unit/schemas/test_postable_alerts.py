@@ -19,6 +19,10 @@ def _event(item: Any) -> Any:
     [
         ({"labels": {"a b": "x"}}, "bad_name", "labels.a b"),
         ({"labels": {"9lives": "x"}}, "bad_name", "labels.9lives"),
+        ({"labels": {"alertname\n": "x"}}, "bad_name", "labels.alertname\n"),  # `$` let a final newline through
+        ({"labels": {"a": "b", "ünï": "x"}}, "bad_name", "labels.ünï"),
+        ({"labels": {"a": "b", "c": "\ud800"}}, "bad_text", "labels.c"),
+        ({"labels": {"a": "b"}, "annotations": {"s": "ok", 7: "x"}}, "bad_name", "annotations"),
         ({"labels": {"n" * 257: "x"}}, "bad_name", "labels." + "n" * 257),
         ({"labels": {"a\x00": "x"}}, "bad_name", "labels"),  # a name that cannot be shown is not in the path
         ({"labels": {"a": 1}}, "wrong_type", "labels.a"),
@@ -41,3 +45,11 @@ def test_annotation_names_are_free_text_and_empty_values_are_dropped() -> None:
     event = _event({"labels": {"alertname": "A", "gone": ""}, "annotations": {"Runbook URL": "http://r", "x": ""}})
     assert dict(event.labels) == {"alertname": "A"}
     assert dict(event.annotations) == {"Runbook URL": "http://r"}
+
+
+@pytest.mark.parametrize("tenant", ["acme\n", "a b", ""])
+def test_an_admin_keys_tenant_label_must_be_a_tenant_name(tenant: str) -> None:
+    item = {"labels": {"alertname": "A", "tenant": tenant}}
+    with pytest.raises(ValidationError) as refused:
+        postable_alert(item, key_tenant=None, default_tenant=None, now_ms=1, source="t")
+    assert refused.value.path == "labels.tenant"

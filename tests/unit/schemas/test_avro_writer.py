@@ -1,0 +1,153 @@
+"""The compiled Avro writer against fastavro: the same bytes for every record it writes, and
+fastavro's bytes (or error) for every record it hands back.
+
+Records are generated from each alertstream schema (current and every kept history version):
+seeded, so a failure repeats; strings with multi-byte and astral characters, numbers at the
+edges of their ranges, empty and large maps and arrays, both sides of every union.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+from collections import UserDict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastavro import schemaless_writer
+
+from alertstream.schemas import avro_writer
+from alertstream.schemas import codec as c
+from alertstream.schemas.codec import Codec, SchemaVersion, load_current, load_history
+from alertstream.schemas.errors import CodecError
+
+_TEXTS = ["", "a", "cpu_percent", "Ünïcødé", "日本語のラベル", "emoji \U0001f525 fire", "x" * 300, "line\nbreak\ttab"]
+_LONGS = [0, 1, -1, 63, 64, -64, -65, 2**31 - 1, -(2**31), 2**53, 2**63 - 1, -(2**63), 1_764_633_600_000]
+_INTS = [0, 1, -1, 127, 128, 2**31 - 1, -(2**31)]
+_DOUBLES = [0.0, -0.0, 1.5, -97.25, 1e300, 5e-324, math.inf, -math.inf]
+
+
+def _fastavro(schema: SchemaVersion, record: Any) -> bytes:
+    out = io.BytesIO()
+    schemaless_writer(out, schema.runtime, record)
+    return out.getvalue()
+
+
+def _value(schema: Any, rng: random.Random, named: dict[str, Any]) -> Any:
+    """A random valid datum of ``schema`` (fastavro's parsed form)."""
+    if isinstance(schema, list):
+        return _value(rng.choice(schema), rng, named)
+    if isinstance(schema, str):
+        if schema in named:
+            return _value(named[schema], rng, named)
+        schema = {"type": schema}
+    kind = schema["type"]
+    if kind == "null":
+        return None
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "int":
+        return rng.choice(_INTS) if rng.random() < 0.5 else rng.randint(-(2**31), 2**31 - 1)
+    if kind == "long":
+        return rng.choice(_LONGS) if rng.random() < 0.5 else rng.randint(-(2**63), 2**63 - 1)
+    if kind in ("float", "double"):
+        value = rng.choice(_DOUBLES) if rng.random() < 0.5 else rng.uniform(-1e6, 1e6)
+        return value if kind == "double" or abs(value) < 1e30 else 1.25
+    if kind == "string":
+        return rng.choice(_TEXTS) + (str(rng.randint(0, 10**9)) if rng.random() < 0.5 else "")
+    if kind == "bytes":
+        return rng.randbytes(rng.randint(0, 40))
+    if kind == "enum":
+        return rng.choice(schema["symbols"])
+    if kind == "array":
+        return [_value(schema["items"], rng, named) for _ in range(rng.choice([0, 1, 3, 70]))]
+    if kind == "map":
+        return {
+            f"k{i}{rng.choice(_TEXTS)[:5]}": _value(schema["values"], rng, named)
+            for i in range(rng.choice([0, 1, 5, 70]))
+        }
+    if kind == "record":
+        named[schema["name"]] = schema
+        return {f["name"]: _value(f["type"], rng, named) for f in schema["fields"]}
+    raise AssertionError(f"no generator for {kind}")
+
+
+def _versions() -> list[SchemaVersion]:
+    return [v for name in c.RECORD_NAMES for v in (*load_history(name), load_current(name))]
+
+
+@pytest.mark.parametrize("schema", _versions(), ids=lambda v: f"{v.name}-{v.fingerprint.hex()[:6]}")
+def test_every_generated_record_is_written_as_fastavro_writes_it(schema: SchemaVersion) -> None:
+    assert schema.plan is not None, "every alertstream schema is one the compiled writer writes"
+    rng = random.Random(schema.fingerprint)
+    for _ in range(1500):
+        record = _value(schema.runtime, rng, {})
+        assert avro_writer.encode(schema.plan, b"H", record) == b"H" + _fastavro(schema, record), record
+
+
+def _record(name: str) -> tuple[SchemaVersion, dict[str, Any]]:
+    schema = load_current(name)
+    return schema, _value(schema.runtime, random.Random(7), {})
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        # fastavro writes the field's default for a missing field
+        (c.EXTERNAL_ALERT, lambda r: r.pop("annotations")),
+        # fastavro coerces an int where a double is due, and a bool where a long is
+        (c.METRIC_EVENT, lambda r: r.update(value=97)),
+        (c.EXTERNAL_ALERT, lambda r: r.update(received_at=True)),
+        # any Mapping is a map or record to fastavro
+        (c.EXTERNAL_ALERT, lambda r: r.update(labels=UserDict({"alertname": "X"}))),
+        # a union branch given an int of the double branch: ["null", "double"]
+        (c.ALERT, lambda r: r.update(value=3)),
+    ],
+    ids=["missing-default", "int-for-double", "bool-for-long", "non-dict-map", "int-for-nullable-double"],
+)
+def test_what_it_does_not_write_exactly_is_written_by_fastavro(name: str, change: Any) -> None:
+    schema, record = _record(name)
+    change(record)
+    assert schema.plan is not None
+    with pytest.raises(avro_writer.Fallback):
+        avro_writer.encode(schema.plan, b"", record)
+    codec = Codec()
+    assert codec.encode(name, record) == c.SINGLE_OBJECT_MAGIC + schema.fingerprint + _fastavro(schema, record)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.update(received_at=2**63),  # out of a long's range
+        lambda r: r.update(tenant=7),  # not text
+        lambda r: r.update(labels={"alertname": "\ud800"}),  # a lone surrogate: not UTF-8
+    ],
+    ids=["long-overflow", "int-for-string", "lone-surrogate"],
+)
+def test_a_record_neither_can_write_is_the_codecs_encode_failed(change: Any) -> None:
+    _, record = _record(c.EXTERNAL_ALERT)
+    change(record)
+    with pytest.raises(CodecError) as caught:
+        Codec().encode(c.EXTERNAL_ALERT, record)
+    assert caught.value.reason == "encode_failed"
+
+
+def test_a_logical_type_is_left_to_fastavro() -> None:
+    assert avro_writer.prepare({"type": "long", "logicalType": "timestamp-millis"}) is None
+    assert (
+        avro_writer.prepare(
+            {"type": "record", "name": "R", "fields": [{"name": "t", "type": {"type": "int", "logicalType": "date"}}]}
+        )
+        is None
+    )
+
+
+def test_the_installed_writer_is_compiled_from_the_source_beside_it() -> None:
+    """``make`` builds the compiled module (``setup.py``); a stale one would shadow edits of the
+    source, so it must be newer than the ``.py`` (``make venv`` rebuilds it)."""
+    compiled = Path(avro_writer.__file__)
+    assert compiled.suffix == ".so", f"{compiled}: not compiled (pip install -e . builds it; ALERTSTREAM_PURE unset)"
+    source = compiled.parent / "avro_writer.py"
+    assert compiled.stat().st_mtime >= source.stat().st_mtime, f"{compiled} is older than {source}: run `make venv`"
