@@ -18,7 +18,10 @@ on a shared machine. Each server runs on one core, the client (and the broker) o
 
 Figures: ``sequential_alerts_per_s``, ``concurrent_alerts_per_s``, ``*_request_p50_ms``/``p99``
 (one batch, client-measured), ``alerts_per_cpu_s``, ``am_*`` the same for Alertmanager,
-``published_exactly`` (the topic count matches).
+``published_exactly`` (the topic count matches). ``broker_ack_p50_ms`` is what a request of
+``batch`` alerts waits for the broker alone in this run: the API's own publisher (same settings),
+in this process, publishing records of the same size and spread over the partitions, one batch at
+a time — the part of a sequential request that Alertmanager, which keeps alerts in memory, has not.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import httpx
 from confluent_kafka import Consumer
 
 from alertstream.api.keys import create_key
+from alertstream.api.publisher import AlertPublisher
 from alertstream.bench.alertmanager import Alertmanager, binary
 from alertstream.bench.api import wait_ready
 from alertstream.bench.cpu_pinning import one_server_core
@@ -162,6 +166,28 @@ def _on_topic(bootstrap: str, topic: str, expected: int, timeout: float = 120) -
     return records, len(keys)
 
 
+def broker_ack_ms(bootstrap: str, topic: str, batch: int, record_bytes: int, rounds: int = 120) -> float:
+    """p50 ms the API's publisher waits for the broker to acknowledge ``batch`` records (distinct
+    keys, so spread over the partitions as fingerprints are), after 20 warm-up rounds."""
+
+    async def measure() -> list[float]:
+        publisher = AlertPublisher(bootstrap, topic, 1_000_000)
+        publisher.start()
+        value = b"x" * record_bytes
+        waits = []
+        try:
+            for n in range(rounds + 20):
+                records = [(f"{n:016x}{i:016x}".encode(), value) for i in range(batch)]  # fingerprint-sized
+                started = time.perf_counter()
+                await publisher.publish(records)
+                waits.append((time.perf_counter() - started) * 1000)
+        finally:
+            await publisher.close()
+        return waits[20:]
+
+    return _pct(asyncio.run(measure()), 0.5)
+
+
 def run_ingest_bench(
     bootstrap: str, database_url: str, alerts: int = 50_000, batch: int = 100, concurrency: int = 4
 ) -> dict[str, Any]:
@@ -206,6 +232,10 @@ def run_ingest_bench(
                 concurrency,
                 proc.pid,
             )
+        ack_topics = TopicNames(f"{topics.prefix}ack.")  # the same partitions as events.alerts, apart from it
+        create_topics(bootstrap, load_config(None), ack_topics)
+        with client_side():
+            figures["broker_ack_p50_ms"] = broker_ack_ms(bootstrap, ack_topics.events_alerts, batch, 200)
         records, distinct = _on_topic(bootstrap, topics.events_alerts, sent)
         figures["alerts_sent"] = sent
         figures["published_exactly"] = records == distinct == sent
