@@ -25,6 +25,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
+import orjson
 import yaml
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter
@@ -93,9 +94,12 @@ async def post_alerts(request: Request, caller: Caller) -> Response:
     pipeline, _bootstrap, publisher = broker_of(request)
     body = await request.body()
     try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiProblem(400, "the body is not JSON", "invalid-request") from None
+        items = orjson.loads(body)  # half the stdlib's time for a batch
+    except orjson.JSONDecodeError:
+        try:  # what only the stdlib reads (a lone surrogate escape): refused below, per alert, by name
+            items = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiProblem(400, "the body is not JSON", "invalid-request") from None
     if not isinstance(items, list):
         raise ApiProblem(400, "the body must be a JSON array of alerts", "invalid-request")
     if len(items) > MAX_ALERTS:

@@ -114,6 +114,7 @@ def test_a_batch_is_published_best_effort_keyed_by_fingerprint_with_the_tenant_o
             "body.0.endsAt",
         ),
         (b'[{"labels": {"a": "b\\u0000"}}]', 400, "body.0.labels.a"),
+        (b'[{"labels": {"a": "b"}}, {"labels": {"a": "\\ud800"}}]', 400, "body.1.labels.a"),  # a lone surrogate
         (b'["alert"]', 400, "body.0"),
     ],
 )

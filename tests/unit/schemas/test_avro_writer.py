@@ -13,12 +13,13 @@ import math
 import random
 from collections import UserDict
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from fastavro import schemaless_writer
 
-from alertstream.schemas import avro_writer
+from alertstream.schemas import avro_writer, label_fingerprint
 from alertstream.schemas import codec as c
 from alertstream.schemas.codec import Codec, SchemaVersion, load_current, load_history
 from alertstream.schemas.errors import CodecError
@@ -144,10 +145,13 @@ def test_a_logical_type_is_left_to_fastavro() -> None:
     )
 
 
-def test_the_installed_writer_is_compiled_from_the_source_beside_it() -> None:
-    """``make`` builds the compiled module (``setup.py``); a stale one would shadow edits of the
+@pytest.mark.parametrize("module", [avro_writer, label_fingerprint], ids=lambda m: m.__name__)
+def test_the_compiled_modules_are_compiled_from_the_source_beside_them(module: ModuleType) -> None:
+    """``make`` builds setup.py's ``COMPILED`` modules; a stale one would shadow edits of its
     source, so it must be newer than the ``.py`` (``make venv`` rebuilds it)."""
-    compiled = Path(avro_writer.__file__)
+    compiled = Path(str(module.__file__))
     assert compiled.suffix == ".so", f"{compiled}: not compiled (pip install -e . builds it; ALERTSTREAM_PURE unset)"
-    source = compiled.parent / "avro_writer.py"
+    source = compiled.parent / f"{module.__name__.rsplit('.', 1)[-1]}.py"
     assert compiled.stat().st_mtime >= source.stat().st_mtime, f"{compiled} is older than {source}: run `make venv`"
+    setup_py = Path(__file__).resolve().parents[3] / "setup.py"
+    assert f'"alertstream/schemas/{source.name}"' in setup_py.read_text()
