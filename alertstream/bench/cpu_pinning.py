@@ -30,15 +30,24 @@ class Pinning:
 
         return pin
 
-    @contextlib.contextmanager
-    def client_side(self) -> Iterator[None]:
+    def client_side(self) -> contextlib.AbstractContextManager[None]:
         """The calling thread (the client's event loop) on the client cores meanwhile."""
-        before = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, self.client)
-        try:
-            yield
-        finally:
-            os.sched_setaffinity(0, before)
+        return _on(self.client)
+
+    def server_side(self) -> contextlib.AbstractContextManager[None]:
+        """The calling thread, and the threads it starts, on the server cores meanwhile (a part
+        of the server measured in the bench's process, where the server would run it)."""
+        return _on(self.server)
+
+
+@contextlib.contextmanager
+def _on(cpus: frozenset[int]) -> Iterator[None]:
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def one_server_core() -> Pinning | None:

@@ -9,19 +9,22 @@ request at a time (as one Prometheus sends to one Alertmanager), ``concurrent`` 
 batch is acknowledged by the broker (acks=all), so the rate is alerts *on Kafka* per second; the
 part then checks the topic holds exactly the alerts sent, none lost, none twice.
 
-Alertmanager (Debian's package, when installed) gets the same batches from the same client, with
-a receiver that notifies nowhere (ingest only: no webhook work in its figure), and its rate is
-this part's ceiling (``ratio`` = alertstream / Alertmanager, both measured in this run). CPU
-seconds of each server process over the timed phase give alerts per CPU-second, the fairer figure
-on a shared machine. Each server runs on one core, the client (and the broker) on the others
-(:mod:`.cpu_pinning`), as in the issue's comparison.
+Alertmanager (Debian's package, when installed) runs beside it and gets the same batches from
+the same client, with a receiver that notifies nowhere (ingest only: no webhook work in its
+figure); its rate is this part's ceiling (``ratio`` = alertstream / Alertmanager). The two take
+turns: each phase is :data:`ROUNDS` rounds, each server in each round (the order alternating), and
+each figure is the median over the rounds, so a noisy minute of a shared machine falls on both
+(``*_ratio_by_round`` keeps the ratio of each round). CPU seconds of each server process over a
+round give alerts per CPU-second, the fairer figure on a shared machine. Each server runs on one
+core, the client (and the broker) on the others (:mod:`.cpu_pinning`), as in the issue's comparison.
 
 Figures: ``sequential_alerts_per_s``, ``concurrent_alerts_per_s``, ``*_request_p50_ms``/``p99``
 (one batch, client-measured), ``alerts_per_cpu_s``, ``am_*`` the same for Alertmanager,
 ``published_exactly`` (the topic count matches). ``broker_ack_p50_ms`` is what a request of
 ``batch`` alerts waits for the broker alone in this run: the API's own publisher (same settings),
-in this process, publishing records of the same size and spread over the partitions, one batch at
-a time — the part of a sequential request that Alertmanager, which keeps alerts in memory, has not.
+in this process but on the server's core, publishing records of the same size and spread over the
+partitions, one batch at a time — the part of a sequential request that Alertmanager, which
+keeps alerts in memory, has not.
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +60,8 @@ from alertstream.schemas.config import load_config
 from alertstream.schemas.topics import TopicNames
 
 TENANT = "bench-ingest"
+#: Rounds per phase, the servers taking turns (see :func:`_interleaved`).
+ROUNDS = 3
 
 
 def batches(run: str, alerts: int, batch: int) -> list[bytes]:
@@ -106,39 +112,65 @@ def _pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 2)
 
 
-def _phases(
-    prefix: str,
-    url: str,
-    headers: dict[str, str],
-    make: Callable[[str], list[bytes]],
-    batch: int,
-    concurrency: int,
-    pid: int,
-) -> tuple[dict[str, Any], int]:
-    """Warm up, then a sequential and a concurrent phase; figures and the number of alerts sent."""
-    sent = 0
-    warm = make("warm")[:20]
-    asyncio.run(_send(url, headers, warm, 1))
-    sent += sum(len(json.loads(b)) for b in warm)
+@dataclass
+class Server:
+    """One server under test: where to POST, as whom, and its process (for its CPU)."""
+
+    prefix: str  # "" for alertstream, "am_" for Alertmanager
+    url: str
+    headers: dict[str, str]
+    pid: int
+    sent: int = 0
+
+
+def _phase(server: Server, bodies: list[bytes], lanes: int) -> dict[str, float]:
+    """One timed phase: rate, client-measured request p50/p99, the server's CPU."""
+    count = sum(len(json.loads(b)) for b in bodies)
+    before = cpu_seconds(server.pid)
+    started = time.perf_counter()
+    latencies = asyncio.run(_send(server.url, server.headers, bodies, lanes))
+    elapsed = time.perf_counter() - started
+    used = cpu_seconds(server.pid) - before
+    server.sent += count
+    return {
+        "alerts_per_s": count / elapsed,
+        "request_p50_ms": _pct(latencies, 0.5),
+        "request_p99_ms": _pct(latencies, 0.99),
+        "server_cpu_s": used,
+        "alerts_per_cpu_s": count / used if used else 0.0,
+    }
+
+
+def _interleaved(
+    servers: list[Server], run: str, alerts: int, batch: int, concurrency: int, rounds: int = ROUNDS
+) -> dict[str, Any]:
+    """Each phase as ``rounds`` rounds of ``alerts / rounds`` alerts, the servers taking turns
+    (the order alternating by round), so each ratio compares the same minutes of a shared
+    machine; each figure is the median over the rounds, and ``*_ratio_by_round`` keeps the
+    per-round ratios of alertstream to Alertmanager."""
+    for server in servers:  # warm-up: connections, first-request paths
+        warm = batches(f"{run}{server.prefix}warm", min(2_000, max(batch, alerts // 10)), batch)
+        _phase(server, warm, 1)
     out: dict[str, Any] = {}
-    cpu = 0.0
+    per_round = max(batch, alerts // rounds)
     for phase, lanes in (("sequential", 1), ("concurrent", concurrency)):
-        bodies = make(phase)
-        count = sum(len(json.loads(b)) for b in bodies)
-        before = cpu_seconds(pid)
-        started = time.perf_counter()
-        latencies = asyncio.run(_send(url, headers, bodies, lanes))
-        elapsed = time.perf_counter() - started
-        used = cpu_seconds(pid) - before
-        cpu += used
-        sent += count
-        out[f"{prefix}{phase}_alerts_per_s"] = round(count / elapsed, 1)
-        out[f"{prefix}{phase}_request_p50_ms"] = _pct(latencies, 0.5)
-        out[f"{prefix}{phase}_request_p99_ms"] = _pct(latencies, 0.99)
-        out[f"{prefix}{phase}_server_cpu_s"] = round(used, 2)
-        out[f"{prefix}{phase}_alerts_per_cpu_s"] = round(count / used, 1) if used else None
-    out[f"{prefix}batch"] = batch
-    return out, sent
+        got: dict[str, list[dict[str, float]]] = {s.prefix: [] for s in servers}
+        for n in range(rounds):
+            for server in servers if n % 2 == 0 else servers[::-1]:
+                bodies = batches(f"{run}{server.prefix}{phase}{n}", per_round, batch)
+                got[server.prefix].append(_phase(server, bodies, lanes))
+        for prefix, figures in got.items():
+            for name in figures[0]:
+                value = statistics.median(f[name] for f in figures)
+                out[f"{prefix}{phase}_{name}"] = round(value, 2)
+        if len(got) == 2:
+            ours, theirs = got[""], got["am_"]
+            out[f"{phase}_ratio_by_round"] = [
+                round(a["alerts_per_s"] / b["alerts_per_s"], 3) for a, b in zip(ours, theirs, strict=True)
+            ]
+    out["rounds"] = rounds
+    out["alerts_per_round"] = per_round
+    return out
 
 
 def _on_topic(bootstrap: str, topic: str, expected: int, timeout: float = 120) -> tuple[int, int]:
@@ -196,6 +228,7 @@ def run_ingest_bench(
     topics = TopicNames(f"benchingest{uuid.uuid4().hex[:6]}.")
     create_topics(bootstrap, load_config(None), topics)
     proc: subprocess.Popen[bytes] | None = None
+    am: Alertmanager | None = None
     run = uuid.uuid4().hex[:6]
     pinning = one_server_core()
     client_side = pinning.client_side if pinning is not None else contextlib.nullcontext
@@ -222,20 +255,20 @@ def run_ingest_bench(
         )
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, proc)
+        servers = [Server("", f"{base}/api/v2/alerts", {"Authorization": f"Bearer {key}"}, proc.pid)]
+        path = binary()
+        if path is not None:
+            # a receiver that notifies nowhere: intake only, as alertstream's figure
+            am = Alertmanager(path, None, pinning)
+            servers.append(Server("am_", f"http://127.0.0.1:{am.port}/api/v2/alerts", {}, am.proc.pid))
         with client_side():
-            figures, sent = _phases(
-                "",
-                f"{base}/api/v2/alerts",
-                {"Authorization": f"Bearer {key}"},
-                lambda phase: batches(f"{run}{phase}", alerts, batch),
-                batch,
-                concurrency,
-                proc.pid,
-            )
+            figures = _interleaved(servers, run, alerts, batch, concurrency)
         ack_topics = TopicNames(f"{topics.prefix}ack.")  # the same partitions as events.alerts, apart from it
         create_topics(bootstrap, load_config(None), ack_topics)
-        with client_side():
+        # on the server's core, as the API's publisher runs (its librdkafka threads start pinned too)
+        with pinning.server_side() if pinning is not None else contextlib.nullcontext():
             figures["broker_ack_p50_ms"] = broker_ack_ms(bootstrap, ack_topics.events_alerts, batch, 200)
+        sent = servers[0].sent
         records, distinct = _on_topic(bootstrap, topics.events_alerts, sent)
         figures["alerts_sent"] = sent
         figures["published_exactly"] = records == distinct == sent
@@ -243,29 +276,16 @@ def run_ingest_bench(
             raise RuntimeError(
                 f"{records} records ({distinct} fingerprints) on {topics.events_alerts} for {sent} alerts acknowledged"
             )
+        if am is not None:
+            figures["ceiling"] = "am_sequential_alerts_per_s"
     finally:
+        if am is not None:
+            am.stop()
         if proc is not None:
             proc.terminate()
             proc.wait(30)
         drop_schema(database_url, schema)
-    path = binary()
-    if path is not None:
-        am = Alertmanager(path, None, pinning)
-        try:
-            with client_side():
-                theirs, _ = _phases(
-                    "am_",
-                    f"http://127.0.0.1:{am.port}/api/v2/alerts",
-                    {},
-                    lambda phase: batches(f"{run}am{phase}", alerts, batch),
-                    batch,
-                    concurrency,
-                    am.proc.pid,
-                )
-        finally:
-            am.stop()
-        figures.update(theirs)
-        figures["ceiling"] = "am_sequential_alerts_per_s"
+    figures["batch"] = batch
     figures["alerts_per_phase"] = alerts
     figures["server_cpus"] = sorted(pinning.server) if pinning is not None else "unpinned"
     figures["concurrency"] = concurrency
