@@ -7,12 +7,12 @@ of the endpoint's CPU. This module walks a schema prepared once (:func:`prepare`
 (``setup.py`` builds it with mypyc when a C compiler is there), writes the same record in ~3 µs.
 Uncompiled it runs as plain Python at about fastavro's speed, so nothing depends on the build.
 
-Exactness over coverage: :func:`write` encodes only what it encodes exactly as fastavro does and
-raises :class:`Fallback` for anything else — a missing field (fastavro writes its default), a
-value of another Python type than the schema's (fastavro coerces some: an int for a double, a
-bool for a long), a non-``dict`` mapping, a union where the value's type could match two
-branches, an out-of-range number. The codec then encodes that record with fastavro, which also
-owns every error message. Byte-for-byte equality with fastavro over generated records of every
+Exactness over coverage: :func:`encode` writes only what it writes exactly as fastavro does and
+raises :class:`Fallback` for anything else — a missing field without a default (one with a
+default gets it, as in fastavro), a value of another Python type than the schema's (fastavro
+coerces some: an int for a double, a bool for a long), a non-``dict`` mapping, a union where the
+value's type could match two branches, an out-of-range number. The codec then encodes that
+record with fastavro, which also owns every error message. Byte-for-byte equality with fastavro over generated records of every
 alertstream schema is a unit test (``tests/unit/schemas/test_avro_writer.py``).
 """
 
@@ -69,6 +69,7 @@ class Node:
     def __init__(self, kind: int) -> None:
         self.kind = kind
         self.fields: list[tuple[str, Node]] = []  # record
+        self.defaults: dict[str, object] = {}  # record: the default of each field that has one
         self.items: Node | None = None  # array items, map values
         self.branches: list[Node] = []  # union
         self.symbols: dict[str, int] = {}  # enum
@@ -115,6 +116,7 @@ def _node(schema: Any, named: dict[str, Node]) -> Node:
         node = Node(RECORD)
         named[str(schema["name"])] = node  # before its fields: a field may refer to the record itself
         node.fields = [(str(f["name"]), _node(f["type"], named)) for f in schema["fields"]]
+        node.defaults = {str(f["name"]): f["default"] for f in schema["fields"] if "default" in f}
         return node
     if kind == "enum":
         node = Node(ENUM)
@@ -187,10 +189,14 @@ def _write(node: Node, datum: object, out: bytearray) -> None:
     elif kind == RECORD:
         if not isinstance(datum, dict):
             raise Fallback
+        defaults = node.defaults
         for name, sub in node.fields:
-            if name not in datum:
-                raise Fallback  # fastavro writes the field's default
-            _write(sub, datum[name], out)
+            if name in datum:
+                _write(sub, datum[name], out)
+            elif name in defaults:  # as fastavro: the default, written as a value of the field's type
+                _write(sub, defaults[name], out)
+            else:
+                raise Fallback  # fastavro writes None (a nullable field's null) or fails
     elif kind in (LONG, INT):
         if not isinstance(datum, int) or isinstance(datum, bool):
             raise Fallback

@@ -9,6 +9,8 @@ from alertstream.consumers.task_messages import (
     retry_headers,
     undecodable_headers,
 )
+from alertstream.schemas import avro_writer
+from alertstream.schemas.codec import DELIVERY_OUTCOME, Codec
 
 
 def test_retry_headers() -> None:
@@ -53,7 +55,11 @@ def test_outcome_record() -> None:
         "attempt": "3",
         "alert": {"alert_id": "a1", "fingerprint": "f1", "tenant": "acme"},
     }
-    assert outcome_record(task, "webhook", "sent", 200, None, 0.25, 7) == {
+    record = outcome_record(task, "webhook", "sent", 200, None, 0.25, 7)
+    plan = Codec().current[DELIVERY_OUTCOME].plan  # written by the compiled writer, no fastavro fallback
+    assert plan is not None
+    avro_writer.encode(plan, b"", record)
+    assert record == {
         "delivery_id": "d1",
         "alert_id": "a1",
         "fingerprint": "f1",
