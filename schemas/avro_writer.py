@@ -12,8 +12,9 @@ raises :class:`Fallback` for anything else — a missing field without a default
 default gets it, as in fastavro), a value of another Python type than the schema's (fastavro
 coerces some: an int for a double, a bool for a long), a non-``dict`` mapping, a union where the
 value's type could match two branches, an out-of-range number. The codec then encodes that
-record with fastavro, which also owns every error message. Byte-for-byte equality with fastavro over generated records of every
-alertstream schema is a unit test (``tests/unit/schemas/test_avro_writer.py``).
+record with fastavro, which also owns every error message. Byte-for-byte equality with fastavro
+over generated records of every alertstream schema is a unit test
+(``tests/unit/schemas/test_avro_writer.py``).
 """
 
 from __future__ import annotations
