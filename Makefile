@@ -10,7 +10,7 @@ SYSTEM_TOOLS := prometheus:prometheus amtool:prometheus-alertmanager chromium:ch
 .PHONY: venv test unit integration lint dev bench clean
 
 # setup.py and its COMPILED sources too: the editable install's compiled module shadows its source
-$(STAMP): pyproject.toml setup.py schemas/avro_writer.py schemas/label_fingerprint.py
+$(STAMP): pyproject.toml setup.py schemas/avro_binary.py schemas/label_fingerprint.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'

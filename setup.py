@@ -1,7 +1,7 @@
 """Compiles the hot pure-Python modules with mypyc (everything else is in ``pyproject.toml``).
 
 Each module in :data:`COMPILED` is plain, typed Python that runs unchanged when not compiled;
-compiled it is several times faster (``schemas/avro_writer.py``: an ``ExternalAlert`` encoded in
+compiled it is several times faster (``schemas/avro_binary.py``: an ``ExternalAlert`` encoded in
 ~3.5 µs instead of fastavro's 11-15). ``ALERTSTREAM_PURE=1``, or no C compiler, builds without.
 An editable install (``make venv``) puts the compiled module beside its source, where it shadows
 the ``.py``: the Makefile rebuilds it when the source changes, and a unit test fails on a stale one.
@@ -13,7 +13,7 @@ import sysconfig
 
 from setuptools import Extension, setup
 
-COMPILED = ["alertstream/schemas/avro_writer.py", "alertstream/schemas/label_fingerprint.py"]
+COMPILED = ["alertstream/schemas/avro_binary.py", "alertstream/schemas/label_fingerprint.py"]
 
 
 def _ext_modules() -> list[Extension]:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
 
-from alertstream.schemas import avro_writer
+from alertstream.schemas import avro_binary
 from alertstream.schemas.errors import CodecError, SchemaRegistryUnavailable
 
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -73,8 +73,8 @@ class SchemaVersion:
     canonical: str
     fingerprint: bytes
     runtime: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    #: The compiled writer's plan of the schema (:mod:`.avro_writer`); None: fastavro writes it.
-    plan: avro_writer.Node | None = field(default=None, repr=False, compare=False)
+    #: The compiled writer's and reader's plan of the schema (:mod:`.avro_binary`); None: fastavro alone.
+    plan: avro_binary.Node | None = field(default=None, repr=False, compare=False)
 
 
 def _version(parsed: Any) -> SchemaVersion:
@@ -89,7 +89,7 @@ def _version(parsed: Any) -> SchemaVersion:
         canonical=canonical,
         fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
         runtime=runtime,
-        plan=avro_writer.prepare(runtime),
+        plan=avro_binary.prepare(runtime),
     )
 
 
@@ -217,8 +217,8 @@ class Codec:
             header = SINGLE_OBJECT_MAGIC + schema.fingerprint
         if schema.plan is not None:
             try:
-                return avro_writer.encode(schema.plan, header, record)
-            except (avro_writer.Fallback, UnicodeEncodeError, OverflowError):
+                return avro_binary.encode(schema.plan, header, record)
+            except (avro_binary.Fallback, UnicodeEncodeError, OverflowError):
                 pass  # not a record the compiled writer encodes exactly: fastavro's bytes, or its error
         out = io.BytesIO()
         out.write(header)
@@ -284,6 +284,14 @@ class Codec:
         if writer.name != expected:
             raise CodecError("schema_mismatch", f"expected {expected}, message was written as {writer.name}")
         reader = self.current[expected]
+        if writer.fingerprint == reader.fingerprint and writer.plan is not None:
+            try:
+                record, end = avro_binary.decode(writer.plan, data, offset)
+            except (avro_binary.Fallback, UnicodeDecodeError):
+                pass  # not bytes the compiled reader decodes exactly: fastavro's record, or its error
+            else:
+                if end == len(data) and isinstance(record, dict):
+                    return record
         body = io.BytesIO(data)
         body.seek(offset)
         try:

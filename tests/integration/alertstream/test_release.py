@@ -97,7 +97,7 @@ def test_wheel_has_one_import_package_and_its_data_files(installed: Installed) -
     assert "alertstream/schemas/example-config.yaml" in record
     assert "alertstream/py.typed" in record
     # setup.py's mypyc modules are compiled into the wheel (the build stage has gcc)
-    assert any(p.startswith("alertstream/schemas/avro_writer.cpython-") and p.endswith(".so") for p in record), record
+    assert any(p.startswith("alertstream/schemas/avro_binary.cpython-") and p.endswith(".so") for p in record), record
     assert f"{dist_info}/licenses/LICENSE" in record
 
 
@@ -111,8 +111,8 @@ def test_installed_package_does_not_claim_generic_names(installed: Installed, tm
 
 def test_the_installed_codec_writes_with_the_compiled_writer(installed: Installed, tmp_path: Path) -> None:
     probe = (
-        "from alertstream.schemas import avro_writer, codec as c; codec = c.Codec();"
-        " print(avro_writer.__file__); print(codec.current[c.EXTERNAL_ALERT].plan is not None)"
+        "from alertstream.schemas import avro_binary, codec as c; codec = c.Codec();"
+        " print(avro_binary.__file__); print(codec.current[c.EXTERNAL_ALERT].plan is not None)"
     )
     done = _run([str(installed.bin / "python"), "-c", probe], cwd=tmp_path, env=_env())
     assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ from alertstream.consumers.task_messages import (
     retry_headers,
     undecodable_headers,
 )
-from alertstream.schemas import avro_writer
+from alertstream.schemas import avro_binary
 from alertstream.schemas.codec import DELIVERY_OUTCOME, Codec
 
 
@@ -58,7 +58,7 @@ def test_outcome_record() -> None:
     record = outcome_record(task, "webhook", "sent", 200, None, 0.25, 7)
     plan = Codec().current[DELIVERY_OUTCOME].plan  # written by the compiled writer, no fastavro fallback
     assert plan is not None
-    avro_writer.encode(plan, b"", record)
+    avro_binary.encode(plan, b"", record)
     assert record == {
         "delivery_id": "d1",
         "alert_id": "a1",

@@ -1,20 +1,25 @@
-"""Avro binary encoding of a record, compiled by mypyc: fastavro's bytes at a fifth of its cost.
+"""Avro binary encoding and decoding of a record, compiled by mypyc: fastavro's bytes and
+fastavro's records at a fraction of its cost.
 
-Why not fastavro alone: its writer interprets the schema per field with Python-object dispatch,
-~0.75 µs per string field and ~4 µs per map of five labels here; an ``ExternalAlert`` (the API's
-``POST /api/v2/alerts``, one record per alert) cost 11-15 µs to encode, the largest single share
-of the endpoint's CPU. This module walks a schema prepared once (:func:`prepare`) and, compiled
-(``setup.py`` builds it with mypyc when a C compiler is there), writes the same record in ~3 µs.
-Uncompiled it runs as plain Python at about fastavro's speed, so nothing depends on the build.
+Why not fastavro alone: it interprets the schema per field with Python-object dispatch, ~0.75 µs
+per string field and ~4 µs per map of five labels here; an ``ExternalAlert`` (the API's ``POST
+/api/v2/alerts``, one record per alert) cost 11-15 µs to encode, the largest single share of the
+endpoint's CPU, and every consumer decodes every record it reads. This module walks a schema
+prepared once (:func:`prepare`) and, compiled (``setup.py`` builds it with mypyc when a C
+compiler is there), writes the same record in ~3 µs. Uncompiled it runs as plain Python at about
+fastavro's speed, so nothing depends on the build.
 
-Exactness over coverage: :func:`encode` writes only what it writes exactly as fastavro does and
+Exactness over coverage. :func:`encode` writes only what it writes exactly as fastavro does and
 raises :class:`Fallback` for anything else — a missing field without a default (one with a
 default gets it, as in fastavro), a value of another Python type than the schema's (fastavro
 coerces some: an int for a double, a bool for a long), a non-``dict`` mapping, a union where the
-value's type could match two branches, an out-of-range number. The codec then encodes that
-record with fastavro, which also owns every error message. Byte-for-byte equality with fastavro
-over generated records of every alertstream schema is a unit test
-(``tests/unit/schemas/test_avro_writer.py``).
+value's type could match two branches, an out-of-range number. :func:`decode` reads bytes
+written with the schema itself (no resolution from an older version) and raises
+:class:`Fallback` (or ``UnicodeDecodeError``) on anything unusual — bytes that end early, a varint
+longer than 64 bits, a union or enum index out of range, a boolean byte other than 0 or 1, a
+block with a negative count. The codec then does that record with fastavro, which also owns
+every error message. Equality with fastavro over generated records of every alertstream schema
+(and over corrupted bytes, for decoding) is a unit test (``tests/unit/schemas/test_avro_binary.py``).
 """
 
 from __future__ import annotations
@@ -73,7 +78,8 @@ class Node:
         self.defaults: dict[str, object] = {}  # record: the default of each field that has one
         self.items: Node | None = None  # array items, map values
         self.branches: list[Node] = []  # union
-        self.symbols: dict[str, int] = {}  # enum
+        self.symbols: dict[str, int] = {}  # enum: symbol -> index
+        self.symbol_list: list[str] = []  # enum: index -> symbol
         self.size = 0  # fixed
         # union: the branch for a value of each Python type (-1: none, -2: more than one)
         self.for_none = -1
@@ -121,7 +127,8 @@ def _node(schema: Any, named: dict[str, Node]) -> Node:
         return node
     if kind == "enum":
         node = Node(ENUM)
-        node.symbols = {str(s): i for i, s in enumerate(schema["symbols"])}
+        node.symbol_list = [str(s) for s in schema["symbols"]]
+        node.symbols = {s: i for i, s in enumerate(node.symbol_list)}
         named[str(schema["name"])] = node
         return node
     if kind == "fixed":
@@ -289,3 +296,130 @@ def _write_union(node: Node, datum: object, out: bytearray) -> None:
         raise Fallback
     _long(index, out)
     _write(node.branches[index], datum, out)
+
+
+# -- decoding -------------------------------------------------------------------------------
+
+
+class _Reader:
+    """A position in the bytes being decoded."""
+
+    def __init__(self, data: bytes, pos: int) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data)
+
+
+def decode(node: Node, data: bytes, pos: int) -> tuple[object, int]:
+    """The value encoded in ``data`` from ``pos`` and the position after it; raises
+    :class:`Fallback` or ``UnicodeDecodeError``."""
+    reader = _Reader(data, pos)
+    value = _read(node, reader)
+    return value, reader.pos
+
+
+def _read_long(r: _Reader) -> int:
+    data = r.data
+    pos = r.pos
+    end = r.end
+    shift = 0
+    acc = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise Fallback
+        byte = data[pos]
+        pos += 1
+        acc |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+    if acc > 0xFFFFFFFFFFFFFFFF:
+        raise Fallback
+    r.pos = pos
+    return (acc >> 1) ^ -(acc & 1)
+
+
+def _read_bytes(r: _Reader) -> bytes:
+    size = _read_long(r)
+    start = r.pos
+    if size < 0 or start + size > r.end:
+        raise Fallback
+    r.pos = start + size
+    return r.data[start : start + size]
+
+
+def _read_fixed(r: _Reader, size: int) -> bytes:
+    start = r.pos
+    if start + size > r.end:
+        raise Fallback
+    r.pos = start + size
+    return r.data[start : start + size]
+
+
+def _read(node: Node, r: _Reader) -> object:
+    kind = node.kind
+    if kind == STRING:
+        return _read_bytes(r).decode()
+    if kind == RECORD:
+        record: dict[str, object] = {}
+        for name, sub in node.fields:
+            record[name] = _read(sub, r)
+        return record
+    if kind in (LONG, INT):
+        value = _read_long(r)
+        if kind == INT and (value < _INT_MIN or value > _INT_MAX):
+            raise Fallback
+        return value
+    if kind == UNION:
+        index = _read_long(r)
+        if index < 0 or index >= len(node.branches):
+            raise Fallback
+        return _read(node.branches[index], r)
+    if kind == MAP:
+        items = node.items
+        assert items is not None
+        mapping: dict[str, object] = {}
+        while True:
+            count = _read_long(r)
+            if count == 0:
+                return mapping
+            if count < 0:
+                raise Fallback
+            for _ in range(count):
+                key = _read_bytes(r).decode()
+                mapping[key] = _read(items, r)
+    if kind == ARRAY:
+        items = node.items
+        assert items is not None
+        values: list[object] = []
+        while True:
+            count = _read_long(r)
+            if count == 0:
+                return values
+            if count < 0:
+                raise Fallback
+            for _ in range(count):
+                values.append(_read(items, r))
+    if kind == DOUBLE:
+        value_f: float = struct.unpack("<d", _read_fixed(r, 8))[0]
+        return value_f
+    if kind == FLOAT:
+        value_f = struct.unpack("<f", _read_fixed(r, 4))[0]
+        return value_f
+    if kind == BOOLEAN:
+        flag = _read_fixed(r, 1)[0]
+        if flag > 1:
+            raise Fallback
+        return flag == 1
+    if kind == NULL:
+        return None
+    if kind == ENUM:
+        index = _read_long(r)
+        if index < 0 or index >= len(node.symbol_list):
+            raise Fallback
+        return node.symbol_list[index]
+    if kind == BYTES:
+        return _read_bytes(r)
+    if kind == FIXED:
+        return _read_fixed(r, node.size)
+    raise Fallback
