@@ -49,6 +49,9 @@ from alertstream.streams.suppression import Hold, InhibitionView, decide
 Event = MetricEvent | DriftEvent
 #: An action whose episode no worker here owns is retried this long (a rebalance), then dropped.
 PENDING_ACTION_MS = 10 * 60_000
+#: Every this long :meth:`Lifecycle.step` looks at every entry, not only the watched ones (the
+#: safety net, and the end of entries whose episode's state expired without a write).
+SWEEP_MS = 30_000
 
 
 def note_action(pending: dict[str, Action], action: Action) -> None:
@@ -70,10 +73,19 @@ class Lifecycle:
         self.clock = clock
         self.silences: dict[str, Silence] = {}
         self.view = InhibitionView(config.inhibit)
+        #: The episodes a step looks at between sweeps: those with something that can come due
+        #: (:meth:`_needs_ticks`) and those written since the last step. Rebuilt by each sweep.
+        self.watch: set[str] = set()
+        self._sweep_at = 0  # the first step sweeps
 
     def reconfigure(self, config: LifecycleConfig) -> None:
         self.config = config
         self.view.set_rules(config.inhibit)
+        self.sweep_next()
+
+    def sweep_next(self) -> None:
+        """The next step looks at every entry (partitions were assigned: their entries are new here)."""
+        self._sweep_at = 0
 
     def now(self) -> int:
         return int(self.clock() * 1000)
@@ -125,6 +137,8 @@ class Lifecycle:
                 self.view.drop(fp)
         if self.config.heartbeats:
             out.merge(heartbeat_events(self.config, events, out.writes, get_state, get_entry, now, self.hold))
+        self.watch.update(out.writes)
+        self.watch.update(out.entries)
         return out
 
     def _batch_sources(self, alerts: Sequence[AlertOut]) -> list[str]:
@@ -243,8 +257,14 @@ class Lifecycle:
 
     # -- every second ---------------------------------------------------------------------------
 
-    def tick(self, entries: Iterable[tuple[str, Entry]], get_state: Callable[[str], StoredState | None]) -> Changes:
-        """What is due now for ``entries`` (the caller passes only those of partitions it owns)."""
+    def tick(
+        self,
+        entries: Iterable[tuple[str, Entry]],
+        get_state: Callable[[str], StoredState | None],
+        watch: set[str] | None = None,
+    ) -> Changes:
+        """What is due now for ``entries`` (the caller passes only those of partitions it owns);
+        ``watch`` gets those that still have something that can come due."""
         now = self.now()
         out = Changes()
         for fp, entry in entries:
@@ -257,9 +277,22 @@ class Lifecycle:
                 out.merge(heartbeat_tick(hb, fp, entry, state, now, self.hold))
             elif state.phase != "firing":
                 out.end(fp, entry.partition)
+                continue
             else:
                 out.merge(due(self.config, fp, entry, state, now, self.hold))
+            if watch is not None and self._needs_ticks(entry, state, hb is not None):
+                watch.add(fp)
         return out
+
+    def _needs_ticks(self, entry: Entry, state: EpisodeState, heartbeat: bool) -> bool:
+        """Whether time alone can make something of this episode due (what :func:`.lifecycle_timers.due`
+        and the heartbeat look at): a heartbeat or missing-data rule, a held notification (its
+        hold can end), an escalation walk with a step to come. Anything else changes only by a
+        write (an event, an action, a tick's own), which puts the episode back on the watch."""
+        if heartbeat or state.held or (entry.policy and state.esc_due):
+            return True
+        rule = self.config.rules.get(state.rule_id)
+        return rule is not None and rule.missing_data is not None
 
     def step(
         self,
@@ -274,7 +307,11 @@ class Lifecycle:
         :data:`PENDING_ACTION_MS` with no owner is dropped: its owner applied it), then what is due
         for the owned ``entries`` (the lifecycle table's items). An episode acted on in this step
         has its timers left to the next, which sees the state the action made (an acknowledgement
-        and an escalation of the same episode never come out of one step)."""
+        and an escalation of the same episode never come out of one step).
+
+        Between sweeps (every :data:`SWEEP_MS`, after :meth:`sweep_next`) only the watched
+        entries are looked at: ten thousand firing episodes with nothing due cost a tick nothing
+        (each looked at cost ~30 µs a second: 0.3 cores at 10k)."""
         now = self.now()
         out = Changes()
         acted: set[str] = set()
@@ -286,12 +323,21 @@ class Lifecycle:
                 out.merge(self.apply(action, stored, get_entry(fp)))
             elif now - action.at > PENDING_ACTION_MS:
                 del pending[fp]
+        sweep = now >= self._sweep_at
+        watched, self.watch = self.watch, set()
+        if sweep:
+            self._sweep_at = now + SWEEP_MS
         owned = []
         for fp, value in entries:
+            if not sweep and fp not in watched:
+                continue
             entry = Entry.from_value(value)
             if entry is not None and owns(entry.partition) and fp not in acted:
                 owned.append((fp, entry))
-        out.merge(self.tick(owned, get_state))
+        out.merge(self.tick(owned, get_state, self.watch))
+        self.watch |= acted
+        self.watch.update(out.writes)
+        self.watch.update(out.entries)
         return out
 
     # -- user actions ------------------------------------------------------------------------------

@@ -236,6 +236,7 @@ class LifecycleShell:
 
     async def _on_assigned(self, _sender: Any, /, *args: Any, signal: Any, **_kwargs: Any) -> None:
         self.active = {tp.partition for tp in args[0] if tp.topic in self.sources}
+        self.core.sweep_next()  # the entries of partitions new here are on no watch yet
 
     def _ready(self) -> bool:
         consumer: Any = getattr(self.app, "_consumer", None)

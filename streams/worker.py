@@ -423,10 +423,12 @@ class WorkerApp:
     async def _expire(self) -> None:
         """One bounded slice of the expiry sweep (:meth:`Evaluator.expire_slice`)."""
         state = self.state
+        watch = self.lifecycle.core.watch  # its lifecycle entry (if any) ends at the next tick
         for fp, partition in self.evaluator.expire_slice(state.keys, state.get, EXPIRY_SLICE):
             self.seal.expired(partition)
             state.write_partition = partition
             del state[fp]
+            watch.add(fp)
 
     async def _expire_counts(self) -> None:
         for window_key, partition in self.evaluator.expire_counts():

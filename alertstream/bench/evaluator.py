@@ -97,8 +97,10 @@ def run_evaluator_bench(
         )
         try:
             rate, cpu_per_event, rss = _drain(worker, port, events, timeout)
-            cpu_per_alert = _fire_all(bootstrap, topics, worker, port, FIRE_EVENTS, timeout)
+            # latency before the fire-all burst: the worker is still writing that burst's state
+            # for seconds after its last alert, and the probes would measure that queue
             latencies = _latency(bootstrap, topics, probes, probe_rate, timeout)
+            cpu_per_alert = _fire_all(bootstrap, topics, worker, port, FIRE_EVENTS, timeout)
         finally:
             worker.terminate()
             try:

@@ -14,7 +14,7 @@ from alertstream.schemas.silences import Silence, new_silence
 from alertstream.streams.evaluator import Compiled, Evaluator, StoredState
 from alertstream.streams.lifecycle import Lifecycle
 from alertstream.streams.lifecycle_config import LifecycleConfig
-from alertstream.streams.lifecycle_state import Changes, Entry
+from alertstream.streams.lifecycle_state import Changes
 from tests.unit.streams.helpers import T0
 
 RECEIVERS = [
@@ -50,6 +50,7 @@ class Pipe:
         self.entries: dict[str, Any] = {}
         self.sent: list[dict[str, Any]] = []
         self.last = Changes()
+        self.looked_at = 0
 
     def at(self, ms: int) -> Pipe:
         self.now = ms / 1000
@@ -81,10 +82,18 @@ class Pipe:
         return self._apply(self.lifecycle.after_batch(events, result, self.state.get, self.entries.get))
 
     def tick(self, at_ms: int | None = None) -> list[dict[str, Any]]:
+        """The worker's one-second step (:meth:`Lifecycle.step`: watched entries, sweeps), all
+        partitions owned; ``looked_at`` counts the episodes it read."""
         if at_ms is not None:
             self.at(at_ms)
-        owned = [(fp, e) for fp, v in self.entries.items() if (e := Entry.from_value(v)) is not None]
-        return self._apply(self.lifecycle.tick(owned, self.state.get))
+        self.looked_at = 0
+
+        def get_state(fp: str) -> StoredState | None:
+            self.looked_at += 1
+            return self.state.get(fp)
+
+        changes = self.lifecycle.step({}, list(self.entries.items()), get_state, self.entries.get, lambda _p: True)
+        return self._apply(changes)
 
     def act(self, kind: ActionKind, fp: str, at: int | None = None, actor: str = "api-key:k1") -> list[dict[str, Any]]:
         action = new_action(kind, fp, "acknowledged-tenant", actor, at or int(self.now * 1000), "looking")

@@ -6,6 +6,7 @@ import json
 
 from alertstream.schemas.events import MetricEvent
 from alertstream.streams.fingerprint import fingerprint
+from alertstream.streams.lifecycle import SWEEP_MS
 from alertstream.streams.lifecycle_records import nodata_fingerprint
 from tests.unit.streams.helpers import T0
 from tests.unit.streams.lifecycle_pipe import Pipe, brief, doc
@@ -344,3 +345,52 @@ def test_a_route_chosen_by_entity_brings_its_escalation_policy() -> None:
     assert brief(p.event(95, source="db-1")) == [("firing", "notify", "new", ["pager"])]
     assert brief(p.event(95, source="db-2")) == [("firing", "notify", "new", ["hook"])]
     assert brief(p.tick(T0 + 300 * S)) == [("firing", "notify", "escalation", ["alice"])]  # db-1 only
+
+
+# -- what a step reads -------------------------------------------------------------------------------
+
+SHORT_POLICY = doc(
+    escalation_policies=[{"name": "db", "steps": [{"wait_seconds": 10}, {"notify": "lead"}]}],
+    routes={"receiver": "pager", "escalation_policy": "db"},
+)
+
+
+def test_a_step_reads_only_episodes_time_can_change_and_every_episode_each_sweep() -> None:
+    p = Pipe(doc())
+    for i in range(50):
+        p.event(95, source=f"db-{i}")
+    p.tick(T0 + 1 * S)
+    assert p.looked_at == 50  # the first step sweeps
+    p.tick(T0 + 2 * S)
+    assert p.looked_at == 0  # firing, notified, nothing that can come due: not read
+    p.event(96, source="db-7", at=T0 + 3 * S)
+    p.tick(T0 + 3 * S)
+    assert p.looked_at == 1  # written since the last step
+    p.tick(T0 + 4 * S)
+    assert p.looked_at == 0
+    p.tick(T0 + 1 * S + SWEEP_MS)
+    assert p.looked_at == 50
+
+
+def test_between_sweeps_a_due_escalation_step_pages() -> None:
+    p = Pipe(SHORT_POLICY)
+    assert brief(p.event(95)) == [("firing", "notify", "new", ["pager"])]
+    assert p.tick(T0 + 1 * S) == []  # the sweep
+    assert p.tick(T0 + 2 * S) == []
+    assert p.looked_at == 1  # a walk with a step to come stays watched
+    assert brief(p.tick(T0 + 11 * S)) == [("firing", "notify", "escalation", ["lead"])]  # next sweep: 31 s
+
+
+def test_an_entry_whose_state_expired_ends_at_the_next_sweep_or_step_when_put_on_the_watch() -> None:
+    p = Pipe(doc())
+    p.event(95, source="db-1")
+    p.event(95, source="db-2")
+    p.tick(T0 + 1 * S)
+    quiet, told = fingerprint("cpu", "acme", "db-1"), fingerprint("cpu", "acme", "db-2")
+    del p.state[quiet], p.state[told]  # the worker's expiry sweep deleted both rows
+    p.lifecycle.watch.add(told)  # ... and put what it expired on the watch (streams/worker.py)
+    p.tick(T0 + 2 * S)
+    assert told not in p.entries
+    assert quiet in p.entries
+    p.tick(T0 + 1 * S + SWEEP_MS)
+    assert quiet not in p.entries
