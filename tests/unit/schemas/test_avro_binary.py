@@ -9,6 +9,7 @@ edges of their ranges, empty and large maps and arrays, both sides of every unio
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import random
@@ -81,27 +82,46 @@ def _value(schema: Any, rng: random.Random, named: dict[str, Any]) -> Any:
     raise AssertionError(f"no generator for {kind}")
 
 
+def _source_module() -> ModuleType:
+    """The module as plain Python, from the ``.py`` beside the compiled one: what a build without
+    a C compiler (or ``ALERTSTREAM_PURE=1``) runs."""
+    path = Path(str(avro_binary.__file__)).with_name("avro_binary.py")
+    spec = importlib.util.spec_from_file_location("alertstream_avro_binary_source", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Both builds: compiled (what the codec uses when built) and plain Python.
+BUILDS = pytest.mark.parametrize("build", [avro_binary, _source_module()], ids=["compiled", "pure"])
+
+
 def _versions() -> list[SchemaVersion]:
     return [v for name in c.RECORD_NAMES for v in (*load_history(name), load_current(name))]
 
 
+@BUILDS
 @pytest.mark.parametrize("schema", _versions(), ids=lambda v: f"{v.name}-{v.fingerprint.hex()[:6]}")
-def test_every_generated_record_is_written_as_fastavro_writes_it(schema: SchemaVersion) -> None:
+def test_every_generated_record_is_written_as_fastavro_writes_it(build: ModuleType, schema: SchemaVersion) -> None:
     assert schema.plan is not None, "every alertstream schema is one the compiled writer writes"
+    plan = build.prepare(schema.runtime)
     rng = random.Random(schema.fingerprint)
     for _ in range(1500):
         record = _value(schema.runtime, rng, {})
-        assert avro_binary.encode(schema.plan, b"H", record) == b"H" + _fastavro(schema, record), record
+        assert build.encode(plan, b"H", record) == b"H" + _fastavro(schema, record), record
 
 
+@BUILDS
 @pytest.mark.parametrize("schema", _versions(), ids=lambda v: f"{v.name}-{v.fingerprint.hex()[:6]}")
-def test_every_generated_body_is_read_as_fastavro_reads_it(schema: SchemaVersion) -> None:
-    assert schema.plan is not None
+def test_every_generated_body_is_read_as_fastavro_reads_it(build: ModuleType, schema: SchemaVersion) -> None:
+    plan = build.prepare(schema.runtime)
     rng = random.Random(schema.fingerprint + b"read")
     for _ in range(1000):
         body = _fastavro(schema, _value(schema.runtime, rng, {}))
         expected = schemaless_reader(io.BytesIO(body), schema.runtime, None)
-        got, end = avro_binary.decode(schema.plan, b"HH" + body, 2)
+        got, end = build.decode(plan, b"HH" + body, 2)
         assert end == 2 + len(body)
         assert _same_floats(got, expected), (got, expected)
 
@@ -117,12 +137,13 @@ def _same_floats(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
+@BUILDS
 @pytest.mark.parametrize("name", c.RECORD_NAMES)
-def test_corrupted_bodies_are_read_as_fastavro_reads_them_or_handed_to_it(name: str) -> None:
+def test_corrupted_bodies_are_read_as_fastavro_reads_them_or_handed_to_it(build: ModuleType, name: str) -> None:
     """Truncated bodies and flipped bytes: where the compiled reader returns a record, fastavro
     returns the same one (and reads to the same end); otherwise it hands the body back."""
     schema = load_current(name)
-    assert schema.plan is not None
+    plan = build.prepare(schema.runtime)
     rng = random.Random(name)
     checked = 0
     for _ in range(600):
@@ -134,8 +155,8 @@ def test_corrupted_bodies_are_read_as_fastavro_reads_them_or_handed_to_it(name: 
                 body[rng.randrange(len(body))] = rng.randrange(256)
         data = bytes(body)
         try:
-            got, end = avro_binary.decode(schema.plan, data, 0)
-        except (avro_binary.Fallback, UnicodeDecodeError):
+            got, end = build.decode(plan, data, 0)
+        except (build.Fallback, UnicodeDecodeError):
             continue
         stream = io.BytesIO(data)
         assert _same_floats(schemaless_reader(stream, schema.runtime, None), got)
